@@ -1,0 +1,1 @@
+"""Live seed/truncation preview: a WebSocket consumer, a Celery render task and the page."""

@@ -1,0 +1,9 @@
+"""Every WebSocket route of the project; each app contributes its own ``routing.websocket_urlpatterns``."""
+
+from __future__ import annotations
+
+from webapp.preview import routing as preview_routing
+
+websocket_urlpatterns = [
+    *preview_routing.websocket_urlpatterns,
+]

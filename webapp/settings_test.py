@@ -1,0 +1,26 @@
+"""Settings for the test suite: the production settings with test-only secrets and in-process layers.
+
+The environment is patched only while the production settings are read, so subprocesses that
+the end-to-end tests start see the caller's real REDIS_URL (or none).
+"""
+
+from __future__ import annotations
+
+import os
+from unittest import mock
+
+with mock.patch.dict(
+    os.environ,
+    {
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "test-only-secret-key",
+        "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+    },
+):
+    from webapp.settings import *  # noqa: F403
+
+# Unit tests never need a Redis: the channel layer lives in the test process and Celery
+# tasks are enqueued on an in-memory broker (tests that run a task do so eagerly).
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CELERY_BROKER_URL = "memory://"
+CELERY_RESULT_BACKEND = "cache+memory://"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

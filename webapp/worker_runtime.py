@@ -1,0 +1,44 @@
+"""Engine state of a Celery worker process: each generator is loaded once and reused by every task.
+
+Only worker-side code imports this module; it is the one place where the webapp imports torch
+and ``editing_engine``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import torch
+from django.conf import settings
+
+from editing_engine.checkpoints import LoadedModel, load_generator
+
+logger = logging.getLogger(__name__)
+
+_models: dict[tuple[Path, str], LoadedModel] = {}
+_models_lock = threading.Lock()
+
+
+def select_device(preference: str) -> torch.device:
+    """The torch device for a PARTEDIT_DEVICE value: ``cuda`` when asked or available (``auto``), else CPU."""
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("PARTEDIT_DEVICE=cuda but no CUDA device is available to this worker")
+    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def loaded_model(path: Path | None = None) -> LoadedModel:
+    """The model at ``path`` (default PARTEDIT_MODEL_PATH) on the worker's device, loaded on first use."""
+    model_path = Path(path or settings.PARTEDIT_MODEL_PATH).resolve()
+    device = select_device(settings.PARTEDIT_DEVICE)
+    key = (model_path, str(device))
+    with _models_lock:
+        if key not in _models:
+            logger.info("loading generator %s on %s", model_path, device)
+            model = load_generator(model_path)
+            model.generator.to(device)
+            _models[key] = model
+        return _models[key]
