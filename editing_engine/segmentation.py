@@ -1,0 +1,606 @@
+"""DatasetGAN-style segmentation branch: an ensemble of per-pixel MLPs on all synthesis features.
+
+Every member is an MLP ``Linear(C -> h1), ReLU, Norm, Linear(h1 -> h2), ReLU, Norm, ...,
+Linear(-> num_labels)`` applied to each pixel's feature vector: the concatenation of every
+synthesis feature map (``GeneratorConfig.feature_shapes()``) resampled to the branch
+resolution with **bilinear, align_corners=False** interpolation. That one resampling rule is
+used everywhere (training, display, editing).
+
+The release materialises that concatenation (6016 channels at 512x512, 5.9 GiB per image).
+This module never does: the first layer is linear and bilinear resampling is linear, so for
+a block at native size ``h x w`` the first layer is applied at native size (blocks sharing
+a size are summed first) and only the ``members x h1``-channel result is resampled — exactly
+the same numbers up to float rounding. Full-resolution blocks are read at the pixels being
+evaluated. Output pixels are processed in chunks, so the peak is bounded by the chunk size,
+and ``pixel_mask`` evaluates only the pixels editing needs.
+
+Members are combined by averaging their softmax probabilities; the per-pixel uncertainty is
+the Jensen-Shannon divergence across members (natural log; 0 when all members agree, at most
+``log(num_members)``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .checkpoints import CheckpointError, fill_module
+from .generator import Generator, GeneratorConfig
+from .progress import CancelCheck, ProgressCallback, check_cancel, report
+
+NormKind = Literal["batch", "layer", "none"]
+FeatureShape = tuple[int, int, int]
+
+BRANCH_CONFIG_FILE = "branch.json"
+BRANCH_WEIGHTS_FILE = "branch.safetensors"
+BRANCH_FORMAT = "partedit-branch/v1"
+DEFAULT_CHUNK_PIXELS = 16384
+
+
+class BranchError(ValueError):
+    """A branch file, its input features or its training data do not fit together."""
+
+
+@dataclass(frozen=True)
+class BranchConfig:
+    """Everything needed to rebuild a segmentation branch; stored as JSON beside the weights."""
+
+    feature_shapes: tuple[FeatureShape, ...]
+    num_labels: int
+    resolution: int
+    num_members: int = 10
+    hidden_widths: tuple[int, ...] = (128, 32)
+    norm: NormKind = "batch"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "feature_shapes", tuple(tuple(int(v) for v in s) for s in self.feature_shapes)
+        )
+        object.__setattr__(self, "hidden_widths", tuple(int(v) for v in self.hidden_widths))
+        if not self.feature_shapes or any(len(s) != 3 or min(s) < 1 for s in self.feature_shapes):
+            raise BranchError(
+                f"feature_shapes must be non-empty (channels, h, w) triples, got {self.feature_shapes}"
+            )
+        if self.num_labels < 2:
+            raise BranchError(f"num_labels must be at least 2, got {self.num_labels}")
+        if self.resolution < 1 or self.num_members < 1:
+            raise BranchError("resolution and num_members must be positive")
+        if not self.hidden_widths or min(self.hidden_widths) < 1:
+            raise BranchError(f"hidden_widths must be positive, got {self.hidden_widths}")
+        if self.norm not in ("batch", "layer", "none"):
+            raise BranchError(f"norm must be 'batch', 'layer' or 'none', got {self.norm!r}")
+
+    @classmethod
+    def for_generator(
+        cls,
+        config: GeneratorConfig,
+        num_labels: int,
+        num_members: int = 10,
+        hidden_widths: tuple[int, ...] = (128, 32),
+        norm: NormKind = "batch",
+    ) -> BranchConfig:
+        """A branch config reading every feature tap of ``config`` at its output resolution."""
+        return cls(
+            feature_shapes=tuple(config.feature_shapes()),
+            num_labels=num_labels,
+            resolution=config.resolution,
+            num_members=num_members,
+            hidden_widths=hidden_widths,
+            norm=norm,
+        )
+
+    @property
+    def feature_channels(self) -> int:
+        """Length of the (virtual) per-pixel feature vector: the sum of all tap channels."""
+        return sum(shape[0] for shape in self.feature_shapes)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-dict form for JSON."""
+        return {
+            "feature_shapes": [list(s) for s in self.feature_shapes],
+            "num_labels": self.num_labels,
+            "resolution": self.resolution,
+            "num_members": self.num_members,
+            "hidden_widths": list(self.hidden_widths),
+            "norm": self.norm,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> BranchConfig:
+        """Build from a JSON dict, refusing unknown or missing keys with a clear error."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise BranchError(f"unknown branch config keys: {sorted(unknown)}")
+        values: dict[str, Any] = dict(data)
+        try:
+            values["feature_shapes"] = tuple(tuple(s) for s in values["feature_shapes"])
+            if "hidden_widths" in values:
+                values["hidden_widths"] = tuple(values["hidden_widths"])
+            return cls(**values)
+        except (KeyError, TypeError, ValueError) as error:
+            raise BranchError(f"malformed branch config: {error}") from error
+
+
+@dataclass
+class BranchOutput:
+    """Ensemble prediction for a batch: averaged probabilities, labels and JS uncertainty."""
+
+    probs: torch.Tensor
+    labels: torch.Tensor
+    uncertainty: torch.Tensor
+
+
+@dataclass(frozen=True)
+class LinearTaps:
+    """Bilinear (align_corners=False) weights along one axis: out[i] = w0[i]*in[i0[i]] + w1[i]*in[i1[i]]."""
+
+    i0: torch.Tensor
+    i1: torch.Tensor
+    w0: torch.Tensor
+    w1: torch.Tensor
+
+
+def linear_taps(in_size: int, out_size: int, device: torch.device | None = None) -> LinearTaps:
+    """The two source indices and weights per output index, as ``F.interpolate`` computes them."""
+    scale = in_size / out_size
+    src = ((torch.arange(out_size, dtype=torch.float64, device=device) + 0.5) * scale - 0.5).clamp(min=0.0)
+    i0 = src.floor().long().clamp(max=in_size - 1)
+    i1 = torch.where(i0 < in_size - 1, i0 + 1, i0)
+    w1 = (src - i0.double()).float()
+    return LinearTaps(i0=i0, i1=i1, w0=1.0 - w1, w1=w1)
+
+
+def naive_pixel_features(features: Sequence[torch.Tensor], resolution: int) -> torch.Tensor:
+    """Reference path (the release's): upsample every map to ``resolution`` and concatenate channels."""
+    maps = [
+        f
+        if f.shape[-2:] == (resolution, resolution)
+        else F.interpolate(f, size=(resolution, resolution), mode="bilinear", align_corners=False)
+        for f in features
+    ]
+    return torch.cat(maps, dim=1)
+
+
+@dataclass
+class PixelSet:
+    """Pixels to evaluate: batch index, row and column per pixel (all ``[P]`` long tensors)."""
+
+    batch: torch.Tensor
+    rows: torch.Tensor
+    cols: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.batch.shape[0])
+
+    def slice(self, start: int, stop: int) -> PixelSet:
+        """The pixels ``start:stop``."""
+        return PixelSet(self.batch[start:stop], self.rows[start:stop], self.cols[start:stop])
+
+    @classmethod
+    def from_mask(cls, mask: torch.Tensor) -> PixelSet:
+        """The True pixels of a ``[B, H, W]`` bool mask, in row-major (b, y, x) order."""
+        batch, rows, cols = mask.nonzero(as_tuple=True)
+        return cls(batch, rows, cols)
+
+
+def sample_bilinear(feature: torch.Tensor, pixels: PixelSet, resolution: int) -> torch.Tensor:
+    """Values ``[P, C]`` of ``feature [B, C, h, w]`` resampled to ``resolution``, read at ``pixels`` only."""
+    height, width = feature.shape[-2:]
+    if (height, width) == (resolution, resolution):
+        return feature[pixels.batch, :, pixels.rows, pixels.cols]
+    ty = linear_taps(height, resolution, feature.device)
+    tx = linear_taps(width, resolution, feature.device)
+    y0, y1 = ty.i0[pixels.rows], ty.i1[pixels.rows]
+    x0, x1 = tx.i0[pixels.cols], tx.i1[pixels.cols]
+    wy0, wy1 = ty.w0[pixels.rows, None].to(feature.dtype), ty.w1[pixels.rows, None].to(feature.dtype)
+    wx0, wx1 = tx.w0[pixels.cols, None].to(feature.dtype), tx.w1[pixels.cols, None].to(feature.dtype)
+    b = pixels.batch
+    top = feature[b, :, y0, x0] * wx0 + feature[b, :, y0, x1] * wx1
+    bottom = feature[b, :, y1, x0] * wx0 + feature[b, :, y1, x1] * wx1
+    return top * wy0 + bottom * wy1
+
+
+class MemberNorm(nn.Module):
+    """Per-member normalisation of ``[P, M, H]`` activations (BatchNorm or LayerNorm or identity)."""
+
+    def __init__(self, kind: NormKind, members: int, width: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self.members = members
+        self.width = width
+        if kind == "batch":
+            self.bn = nn.BatchNorm1d(members * width)
+        elif kind == "layer":
+            self.weight = nn.Parameter(torch.ones(members, width))
+            self.bias = nn.Parameter(torch.zeros(members, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise ``x [P, M, H]``: each (member, unit) over pixels, or each member's units per pixel."""
+        if self.kind == "batch":
+            return self.bn(x.reshape(x.shape[0], -1)).reshape(x.shape)
+        if self.kind == "layer":
+            return F.layer_norm(x, (self.width,)) * self.weight + self.bias
+        return x
+
+
+class SegmentationBranch(nn.Module):
+    """Ensemble of independent per-pixel MLPs over all synthesis features (see module docstring)."""
+
+    def __init__(self, config: BranchConfig, seed: int | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.chunk_pixels = DEFAULT_CHUNK_PIXELS
+        members, widths = config.num_members, config.hidden_widths
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        first = widths[0]
+        channels = config.feature_channels
+        self.first_weight = nn.Parameter(_init_weight((members * first, channels), channels, rng))
+        self.first_bias = nn.Parameter(torch.zeros(members * first))
+        self.norms = nn.ModuleList()
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        outs = [*widths[1:], config.num_labels]
+        for width_in, width_out in zip(widths, outs, strict=True):
+            self.norms.append(MemberNorm(config.norm, members, width_in))
+            self.weights.append(nn.Parameter(_init_weight((members, width_out, width_in), width_in, rng)))
+            self.biases.append(nn.Parameter(torch.zeros(members, width_out)))
+        offsets = np.cumsum([0] + [s[0] for s in config.feature_shapes]).tolist()
+        self._channel_slices = [slice(a, b) for a, b in itertools.pairwise(offsets)]
+
+    # --- building blocks -------------------------------------------------------------------
+
+    def check_features(self, features: Sequence[torch.Tensor]) -> None:
+        """Raise ``BranchError`` unless ``features`` match the config's feature shapes."""
+        got = [tuple(f.shape[1:]) for f in features]
+        if got != list(self.config.feature_shapes):
+            raise BranchError(
+                f"features have shapes {got}, branch expects {list(self.config.feature_shapes)}"
+            )
+        if len({f.shape[0] for f in features}) != 1:
+            raise BranchError("feature maps disagree on the batch size")
+
+    def first_layer_from_pixel_features(self, pixel_features: torch.Tensor) -> torch.Tensor:
+        """First layer on explicit pixel features ``[P, C]`` (or one set per member, ``[M, P, C]``).
+
+        Returns the pre-activation ``[P, M, h1]``.
+        """
+        members, first = self.config.num_members, self.config.hidden_widths[0]
+        if pixel_features.ndim == 2:
+            out = F.linear(pixel_features, self.first_weight, self.first_bias)
+            return out.reshape(-1, members, first)
+        weight = self.first_weight.reshape(members, first, -1)
+        out = torch.baddbmm(
+            self.first_bias.reshape(members, 1, first), pixel_features, weight.transpose(1, 2)
+        )
+        return out.transpose(0, 1)
+
+    def tail(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Everything after the first linear layer: ``[P, M, h1]`` -> member logits ``[M, P, L]``."""
+        x = hidden
+        for norm, weight, bias in zip(self.norms, self.weights, self.biases, strict=True):
+            x = norm(F.relu(x))
+            x = torch.einsum("pmi,moi->pmo", x, weight) + bias
+        return x.transpose(0, 1)
+
+    def logits_from_pixel_features(self, pixel_features: torch.Tensor) -> torch.Tensor:
+        """Member logits ``[M, P, L]`` for explicit pixel features ``[P, C]`` (reference path)."""
+        return self.tail(self.first_layer_from_pixel_features(pixel_features))
+
+    def _groups(
+        self, features: Sequence[torch.Tensor], pixels_per_image: int
+    ) -> tuple[list[torch.Tensor], list[int]]:
+        """First layer (no bias) at native size, summed per size, for sizes smaller than the pixel set.
+
+        Returns the projected maps ``[B, M*h1, h, w]`` and the indices of the taps that are instead
+        read at the evaluated pixels (those at output size or with more pixels than evaluated).
+        """
+        by_size: dict[tuple[int, int], torch.Tensor] = {}
+        direct: list[int] = []
+        for index, feature in enumerate(features):
+            height, width = feature.shape[-2:]
+            if (height, width) == (self.config.resolution,) * 2 or height * width >= pixels_per_image:
+                direct.append(index)
+                continue
+            weight = self.first_weight[:, self._channel_slices[index]]
+            projected = torch.einsum("bchw,oc->bohw", feature, weight)
+            key = (height, width)
+            by_size[key] = projected if key not in by_size else by_size[key] + projected
+        return list(by_size.values()), direct
+
+    def _member_logits_at(
+        self,
+        features: Sequence[torch.Tensor],
+        projected: list[torch.Tensor],
+        direct: list[int],
+        pixels: PixelSet,
+    ) -> torch.Tensor:
+        """Member logits ``[M, P, L]`` at ``pixels`` from precomputed projections plus direct taps."""
+        resolution = self.config.resolution
+        hidden = self.first_bias.expand(len(pixels), -1)
+        for proj in projected:
+            hidden = hidden + sample_bilinear(proj, pixels, resolution)
+        for index in direct:
+            values = sample_bilinear(features[index], pixels, resolution)
+            hidden = hidden + F.linear(values, self.first_weight[:, self._channel_slices[index]])
+        members, first = self.config.num_members, self.config.hidden_widths[0]
+        return self.tail(hidden.reshape(-1, members, first))
+
+    # --- public evaluation -----------------------------------------------------------------
+
+    def logits(
+        self, features: Sequence[torch.Tensor], pixel_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Member logits ``[B, M, L, H, W]``, or ``[M, P, L]`` at the True pixels of ``pixel_mask [B, H, W]``.
+
+        Masked pixels come in row-major (b, y, x) order, i.e. ``pixel_mask.nonzero()`` order.
+        """
+        self.check_features(features)
+        batch = features[0].shape[0]
+        resolution = self.config.resolution
+        if pixel_mask is not None:
+            if pixel_mask.shape != (batch, resolution, resolution) or pixel_mask.dtype != torch.bool:
+                raise BranchError(
+                    f"pixel_mask must be a bool [{batch}, {resolution}, {resolution}] tensor, "
+                    f"got {pixel_mask.dtype} {list(pixel_mask.shape)}"
+                )
+            pixels = PixelSet.from_mask(pixel_mask.to(features[0].device))
+            per_image = max(1, math.ceil(len(pixels) / batch))
+        else:
+            grid = torch.ones(batch, resolution, resolution, dtype=torch.bool, device=features[0].device)
+            pixels = PixelSet.from_mask(grid)
+            per_image = resolution * resolution
+        projected, direct = self._groups(features, per_image)
+        chunks = [
+            self._member_logits_at(
+                features, projected, direct, pixels.slice(start, start + self.chunk_pixels)
+            )
+            for start in range(0, len(pixels), self.chunk_pixels)
+        ]
+        members, labels = self.config.num_members, self.config.num_labels
+        logits = torch.cat(chunks, dim=1) if chunks else features[0].new_zeros(members, 0, labels)
+        if pixel_mask is not None:
+            return logits
+        return logits.reshape(members, batch, resolution, resolution, labels).permute(1, 0, 4, 2, 3)
+
+    def log_probs(
+        self, features: Sequence[torch.Tensor], pixel_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Log of the member-averaged probabilities: ``[B, L, H, W]``, or ``[P, L]`` with ``pixel_mask``."""
+        logits = self.logits(features, pixel_mask)
+        member_dim = 1 if pixel_mask is None else 0
+        return ensemble_log_probs(logits, member_dim)
+
+    def predict(self, features: Sequence[torch.Tensor]) -> BranchOutput:
+        """Averaged probabilities, argmax labels and Jensen-Shannon uncertainty for every pixel."""
+        logits = self.logits(features)
+        log_probs = ensemble_log_probs(logits, member_dim=1)
+        probs = log_probs.exp()
+        return BranchOutput(
+            probs=probs, labels=probs.argmax(dim=1), uncertainty=jensen_shannon(logits, member_dim=1)
+        )
+
+
+def _init_weight(shape: tuple[int, ...], fan_in: int, rng: torch.Generator | None) -> torch.Tensor:
+    """He-normal initial weights (independent per member)."""
+    return torch.randn(shape, generator=rng) * math.sqrt(2.0 / fan_in)
+
+
+def ensemble_log_probs(logits: torch.Tensor, member_dim: int) -> torch.Tensor:
+    """``log(mean_m softmax(logits_m))`` computed stably; the label axis is the one after ``member_dim``
+    for image logits ``[B, M, L, H, W]`` and the last axis for pixel logits ``[M, P, L]``."""
+    label_dim = -1 if member_dim == 0 else member_dim + 1
+    member_log_probs = F.log_softmax(logits, dim=label_dim)
+    return torch.logsumexp(member_log_probs, dim=member_dim) - math.log(logits.shape[member_dim])
+
+
+def jensen_shannon(logits: torch.Tensor, member_dim: int) -> torch.Tensor:
+    """Jensen-Shannon divergence across members: H(mean p) - mean H(p), in nats, clamped at 0."""
+    label_dim = -1 if member_dim == 0 else member_dim + 1
+    member_log_probs = F.log_softmax(logits, dim=label_dim)
+    member_probs = member_log_probs.exp()
+    mean_log = torch.logsumexp(member_log_probs, dim=member_dim, keepdim=True) - math.log(
+        logits.shape[member_dim]
+    )
+    mean_entropy = -(member_probs * member_log_probs).sum(dim=label_dim).mean(dim=member_dim)
+    mixture_entropy = -(mean_log.exp() * mean_log).sum(dim=label_dim).squeeze(member_dim)
+    return (mixture_entropy - mean_entropy).clamp(min=0.0)
+
+
+@torch.no_grad()
+def segment(generator: Generator, branch: SegmentationBranch, ws: torch.Tensor) -> BranchOutput:
+    """Render ``ws`` and segment it with ``branch`` in eval mode (no gradients)."""
+    was_training = branch.training
+    branch.eval()
+    try:
+        _, features = generator.synthesis(ws, noise_mode="const", return_features=True)
+        return branch.predict(features)
+    finally:
+        branch.train(was_training)
+
+
+# --- training --------------------------------------------------------------------------------
+
+
+@dataclass
+class FeatureCache:
+    """Synthesis features of the annotated images at native resolution (``[N, C, h, w]`` per tap)."""
+
+    features: list[torch.Tensor]
+    labels: torch.Tensor
+    pixel_counts: list[int] = field(default_factory=list)
+
+
+def build_feature_cache(
+    generator: Generator, annotations: Sequence[tuple[torch.Tensor, object]], resolution: int
+) -> FeatureCache:
+    """Render each annotated latent once and keep its native-resolution features and labels."""
+    per_tap: list[list[torch.Tensor]] = []
+    labels: list[torch.Tensor] = []
+    for index, (ws, label_map) in enumerate(annotations):
+        label_tensor = torch.as_tensor(np.asarray(label_map)).long()
+        if label_tensor.shape != (resolution, resolution):
+            raise BranchError(
+                f"annotation {index}: label map is {list(label_tensor.shape)}, "
+                f"expected {resolution}x{resolution}"
+            )
+        if ws.ndim == 2:
+            ws = ws.unsqueeze(0)
+        if ws.ndim != 3 or ws.shape[0] != 1:
+            raise BranchError(f"annotation {index}: ws must be [1, num_ws, w_dim], got {list(ws.shape)}")
+        with torch.no_grad():
+            _, features = generator.synthesis(ws.float(), noise_mode="const", return_features=True)
+        if not per_tap:
+            per_tap = [[] for _ in features]
+        for store, feature in zip(per_tap, features, strict=True):
+            store.append(feature)
+        labels.append(label_tensor)
+    if not labels:
+        raise BranchError("at least one annotation is needed to train a branch")
+    return FeatureCache(features=[torch.cat(store) for store in per_tap], labels=torch.stack(labels))
+
+
+def train_branch(
+    generator: Generator,
+    branch_config_or_branch: BranchConfig | SegmentationBranch,
+    annotations: Sequence[tuple[torch.Tensor, object]],
+    steps: int = 2000,
+    pixels_per_step: int = 2048,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+    seed: int = 0,
+    learning_rate: float = 1e-3,
+) -> SegmentationBranch:
+    """Train the ensemble on annotated latents by sampling pixel positions each step.
+
+    ``annotations`` holds ``(ws [1, num_ws, w_dim], labels [H, W] ints)`` pairs at the branch
+    resolution. Only native-resolution features are cached; each step every member draws its
+    own ``pixels_per_step`` random annotated pixels, so members see different data (bagging)
+    as well as different initialisations. Cross-entropy, Adam. Returns the branch in eval mode.
+    """
+    if isinstance(branch_config_or_branch, SegmentationBranch):
+        branch = branch_config_or_branch
+    else:
+        branch = SegmentationBranch(branch_config_or_branch, seed=seed)
+    config = branch.config
+    if steps < 1 or pixels_per_step < 1:
+        raise BranchError("steps and pixels_per_step must be positive")
+    if config.norm == "batch" and pixels_per_step < 2:
+        raise BranchError("BatchNorm needs at least 2 pixels per step")
+    cache = build_feature_cache(generator, annotations, config.resolution)
+    branch.check_features(cache.features)
+    if int(cache.labels.min()) < 0 or int(cache.labels.max()) >= config.num_labels:
+        raise BranchError(
+            f"labels must lie in [0, {config.num_labels}), "
+            f"got [{int(cache.labels.min())}, {int(cache.labels.max())}]"
+        )
+    rng = torch.Generator().manual_seed(seed)
+    members, resolution = config.num_members, config.resolution
+    num_images = cache.labels.shape[0]
+    flat_labels = cache.labels.reshape(-1)
+    optimizer = torch.optim.Adam(branch.parameters(), lr=learning_rate)
+    branch.train()
+    for step in range(steps):
+        check_cancel(should_cancel, "branch training")
+        flat = torch.randint(
+            0, num_images * resolution * resolution, (members * pixels_per_step,), generator=rng
+        )
+        pixels = PixelSet(
+            flat // (resolution * resolution), (flat // resolution) % resolution, flat % resolution
+        )
+        pixel_features = torch.cat([sample_bilinear(f, pixels, resolution) for f in cache.features], dim=1)
+        member_features = pixel_features.reshape(members, pixels_per_step, -1)
+        logits = branch.tail(branch.first_layer_from_pixel_features(member_features))
+        targets = flat_labels[flat].reshape(members, pixels_per_step)
+        loss = F.cross_entropy(logits.reshape(-1, config.num_labels), targets.reshape(-1)) * members
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        report(progress, step + 1, steps, loss.item() / members)
+    return branch.eval()
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def save_branch(
+    path: str | Path, branch: SegmentationBranch, metadata: dict[str, object] | None = None
+) -> Path:
+    """Write ``branch.json`` (config + metadata) and ``branch.safetensors`` into directory ``path``."""
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in branch.state_dict().items()}
+    tmp_weights = directory / (BRANCH_WEIGHTS_FILE + ".tmp")
+    save_file(tensors, str(tmp_weights))
+    tmp_weights.replace(directory / BRANCH_WEIGHTS_FILE)
+    document = {"format": BRANCH_FORMAT, "branch": branch.config.to_dict(), "metadata": metadata or {}}
+    tmp_config = directory / (BRANCH_CONFIG_FILE + ".tmp")
+    tmp_config.write_text(json.dumps(document, indent=2, sort_keys=True))
+    tmp_config.replace(directory / BRANCH_CONFIG_FILE)
+    return directory
+
+
+def read_branch_metadata(path: str | Path) -> dict[str, object]:
+    """The metadata dict stored with a saved branch."""
+    metadata = _read_branch_document(Path(path)).get("metadata")
+    return dict(metadata) if isinstance(metadata, dict) else {}
+
+
+def _read_branch_document(directory: Path) -> dict[str, object]:
+    try:
+        document = json.loads((directory / BRANCH_CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise BranchError(f"cannot read {directory / BRANCH_CONFIG_FILE}: {error}") from error
+    if not isinstance(document, dict) or document.get("format") != BRANCH_FORMAT:
+        raise BranchError(f"{directory / BRANCH_CONFIG_FILE} is not a {BRANCH_FORMAT} file")
+    return document
+
+
+def load_branch(
+    path: str | Path,
+    expected: GeneratorConfig | Sequence[FeatureShape] | None = None,
+) -> SegmentationBranch:
+    """Load a branch saved by ``save_branch``; refuse it when it does not fit the expected generator.
+
+    The result is in eval mode with gradients off for its own parameters (gradients still flow
+    to the features, hence to w+).
+    """
+    directory = Path(path)
+    document = _read_branch_document(directory)
+    branch_dict = document.get("branch")
+    if not isinstance(branch_dict, dict):
+        raise BranchError(f"{directory / BRANCH_CONFIG_FILE} holds no branch config")
+    config = BranchConfig.from_dict(branch_dict)
+    if expected is not None:
+        shapes = expected.feature_shapes() if isinstance(expected, GeneratorConfig) else expected
+        wanted = [tuple(int(v) for v in s) for s in shapes]
+        if list(config.feature_shapes) != wanted:
+            raise BranchError(
+                f"branch at {directory} was trained on features {list(config.feature_shapes)}, "
+                f"this generator produces {wanted}"
+            )
+        if isinstance(expected, GeneratorConfig) and config.resolution != expected.resolution:
+            raise BranchError(
+                f"branch resolution {config.resolution} differs from the generator's {expected.resolution}"
+            )
+    try:
+        state = load_file(str(directory / BRANCH_WEIGHTS_FILE))
+    except (OSError, ValueError) as error:
+        raise BranchError(f"cannot read {directory / BRANCH_WEIGHTS_FILE}: {error}") from error
+    branch = SegmentationBranch(config)
+    try:
+        fill_module(branch, state, "segmentation branch")
+    except CheckpointError as error:
+        raise BranchError(str(error)) from error
+    return branch.eval().requires_grad_(False)

@@ -1,0 +1,271 @@
+"""Segmentation branch: exact low-memory logits, gradients, uncertainty, training, files."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from editing_engine.generator import Generator, GeneratorConfig
+from editing_engine.progress import Cancelled
+from editing_engine.segmentation import (
+    BranchConfig,
+    BranchError,
+    SegmentationBranch,
+    linear_taps,
+    load_branch,
+    naive_pixel_features,
+    save_branch,
+    segment,
+    train_branch,
+)
+
+
+def tiny_config(resolution: int = 16) -> GeneratorConfig:
+    return GeneratorConfig(
+        resolution=resolution, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32
+    )
+
+
+@pytest.fixture
+def generator() -> Generator:
+    torch.manual_seed(0)
+    return Generator(tiny_config()).eval().requires_grad_(False)
+
+
+def make_branch(
+    config: GeneratorConfig,
+    norm: str = "batch",
+    members: int = 3,
+    labels: int = 4,
+    resolution: int | None = None,
+) -> SegmentationBranch:
+    branch_config = BranchConfig(
+        feature_shapes=tuple(config.feature_shapes()),
+        num_labels=labels,
+        resolution=resolution or config.resolution,
+        num_members=members,
+        hidden_widths=(16, 8),
+        norm=norm,
+    )  # type: ignore[arg-type]
+    branch = SegmentationBranch(branch_config, seed=1)
+    if norm == "batch":
+        # Give BatchNorm non-trivial running statistics so eval mode is not the identity.
+        with torch.no_grad():
+            for module in branch.modules():
+                if isinstance(module, torch.nn.BatchNorm1d):
+                    module.running_mean.uniform_(-0.5, 0.5)
+                    module.running_var.uniform_(0.5, 2.0)
+                    module.weight.uniform_(0.5, 1.5)
+                    module.bias.uniform_(-0.2, 0.2)
+    return branch.eval()
+
+
+def naive_logits(branch: SegmentationBranch, features: list[torch.Tensor]) -> torch.Tensor:
+    """Member logits through the release's path: concat-and-upsample, then a per-pixel MLP."""
+    resolution = branch.config.resolution
+    pixel_features = naive_pixel_features(features, resolution)
+    batch, channels = pixel_features.shape[:2]
+    flat = pixel_features.permute(0, 2, 3, 1).reshape(-1, channels)
+    logits = branch.logits_from_pixel_features(flat)
+    members, labels = branch.config.num_members, branch.config.num_labels
+    return logits.reshape(members, batch, resolution, resolution, labels).permute(1, 0, 4, 2, 3)
+
+
+def features_for(
+    generator: Generator, batch: int = 2, seed: int = 0
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    torch.manual_seed(seed)
+    ws = generator.mapping(torch.randn(batch, generator.config.z_dim))
+    _, features = generator.synthesis(ws, return_features=True)
+    return ws, features
+
+
+@pytest.mark.parametrize("in_size,out_size", [(4, 16), (8, 16), (16, 16), (32, 16), (3, 7)])
+def test_linear_taps_match_interpolate(in_size: int, out_size: int) -> None:
+    signal = torch.randn(1, 1, 1, in_size)
+    expected = F.interpolate(signal, size=(1, out_size), mode="bilinear", align_corners=False)[0, 0, 0]
+    taps = linear_taps(in_size, out_size)
+    got = taps.w0 * signal[0, 0, 0, taps.i0] + taps.w1 * signal[0, 0, 0, taps.i1]
+    torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer", "none"])
+def test_low_memory_logits_equal_naive(generator: Generator, norm: str) -> None:
+    branch = make_branch(generator.config, norm=norm)
+    _, features = features_for(generator)
+    expected = naive_logits(branch, features)
+    got = branch.logits(features)
+    assert got.shape == (2, 3, 4, 16, 16)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_low_memory_logits_equal_naive_with_small_chunks(generator: Generator) -> None:
+    branch = make_branch(generator.config)
+    branch.chunk_pixels = 37
+    _, features = features_for(generator)
+    torch.testing.assert_close(branch.logits(features), naive_logits(branch, features), rtol=1e-4, atol=1e-4)
+
+
+def test_low_memory_logits_equal_naive_when_branch_resolution_differs(generator: Generator) -> None:
+    branch = make_branch(generator.config, resolution=8)
+    _, features = features_for(generator)
+    torch.testing.assert_close(branch.logits(features), naive_logits(branch, features), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fraction", [0.02, 0.5])
+def test_masked_logits_equal_naive_at_the_mask(generator: Generator, fraction: float) -> None:
+    branch = make_branch(generator.config)
+    _, features = features_for(generator)
+    mask = torch.rand(2, 16, 16, generator=torch.Generator().manual_seed(3)) < fraction
+    mask[0, 0, 0] = True
+    full = naive_logits(branch, features)
+    got = branch.logits(features, pixel_mask=mask)
+    b, y, x = mask.nonzero(as_tuple=True)
+    expected = full.permute(1, 0, 3, 4, 2)[:, b, y, x]
+    assert got.shape == (3, int(mask.sum()), 4)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    log_probs = branch.log_probs(features, pixel_mask=mask)
+    torch.testing.assert_close(
+        log_probs, branch.log_probs(features).permute(0, 2, 3, 1)[b, y, x], rtol=1e-4, atol=1e-4
+    )
+
+
+def test_wrong_features_refused(generator: Generator) -> None:
+    branch = make_branch(generator.config)
+    _, features = features_for(generator)
+    with pytest.raises(BranchError, match="shapes"):
+        branch.logits(features[:-1])
+    with pytest.raises(BranchError, match="pixel_mask"):
+        branch.logits(features, pixel_mask=torch.ones(2, 8, 8, dtype=torch.bool))
+
+
+def test_gradients_flow_to_ws(generator: Generator) -> None:
+    branch = make_branch(generator.config).requires_grad_(False)
+    ws, _ = features_for(generator, batch=1)
+    ws = ws.clone().requires_grad_(True)
+    _, features = generator.synthesis(ws, return_features=True)
+    mask = torch.zeros(1, 16, 16, dtype=torch.bool)
+    mask[0, 4:9, 5:11] = True
+    log_probs = branch.log_probs(features, pixel_mask=mask)
+    target = torch.full((int(mask.sum()),), 2)
+    F.nll_loss(log_probs, target).backward()
+    assert ws.grad is not None
+    assert ws.grad.abs().sum() > 0
+    assert torch.isfinite(ws.grad).all()
+
+
+def test_predict_probabilities_and_uncertainty(generator: Generator) -> None:
+    branch = make_branch(generator.config, members=4).requires_grad_(False)
+    _, features = features_for(generator)
+    output = branch.predict(features)
+    torch.testing.assert_close(output.probs.sum(dim=1), torch.ones(2, 16, 16))
+    assert torch.equal(output.labels, output.probs.argmax(dim=1))
+    assert (output.uncertainty > 1e-4).any()
+    assert float(output.uncertainty.max()) <= torch.log(torch.tensor(4.0)).item() + 1e-5
+
+
+def test_uncertainty_is_zero_when_members_agree(generator: Generator) -> None:
+    branch = make_branch(generator.config, norm="layer", members=3)
+    with torch.no_grad():
+        for parameter in [branch.first_weight, branch.first_bias]:
+            rows = parameter.reshape(3, -1, *parameter.shape[1:])
+            rows[1:] = rows[0]
+        for parameter in [*branch.weights, *branch.biases]:
+            parameter[1:] = parameter[0]
+        for norm in branch.norms:
+            norm.weight[1:] = norm.weight[0]
+            norm.bias[1:] = norm.bias[0]
+    _, features = features_for(generator)
+    output = branch.predict(features)
+    assert float(output.uncertainty.abs().max()) < 1e-5
+
+
+def synthetic_annotations(generator: Generator, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Label pixels by thresholding a fixed projection of the features: a learnable target."""
+    torch.manual_seed(5)
+    annotations = []
+    for _ in range(count):
+        ws = generator.mapping(torch.randn(1, generator.config.z_dim))
+        img = generator.synthesis(ws)
+        brightness = img.mean(dim=1)[0]
+        labels = torch.bucketize(brightness, torch.quantile(brightness, torch.tensor([0.33, 0.66])))
+        annotations.append((ws, labels))
+    return annotations
+
+
+def test_training_reaches_high_train_accuracy(generator: Generator) -> None:
+    annotations = synthetic_annotations(generator, 4)
+    config = BranchConfig.for_generator(generator.config, num_labels=3, num_members=2, hidden_widths=(32, 16))
+    calls: list[tuple[int, int, float]] = []
+    branch = train_branch(
+        generator,
+        config,
+        annotations,
+        steps=150,
+        pixels_per_step=256,
+        progress=lambda s, t, loss: calls.append((s, t, loss)),
+    )
+    assert not branch.training
+    assert len(calls) == 150 and calls[-1][:2] == (150, 150)
+    assert calls[-1][2] < calls[0][2]
+    ws = torch.cat([a[0] for a in annotations])
+    labels = torch.stack([a[1] for a in annotations])
+    accuracy = (segment(generator, branch, ws).labels == labels).float().mean().item()
+    assert accuracy > 0.9
+
+
+def test_training_cancel_is_honoured(generator: Generator) -> None:
+    annotations = synthetic_annotations(generator, 1)
+    config = BranchConfig.for_generator(generator.config, num_labels=3, num_members=1, hidden_widths=(8,))
+    steps: list[int] = []
+    with pytest.raises(Cancelled):
+        train_branch(
+            generator,
+            config,
+            annotations,
+            steps=50,
+            pixels_per_step=16,
+            progress=lambda s, t, loss: steps.append(s),
+            should_cancel=lambda: len(steps) >= 3,
+        )
+    assert steps == [1, 2, 3]
+
+
+def test_training_refuses_bad_labels(generator: Generator) -> None:
+    ws = generator.mapping(torch.randn(1, 32))
+    config = BranchConfig.for_generator(generator.config, num_labels=3, num_members=1, hidden_widths=(8,))
+    with pytest.raises(BranchError, match="labels must lie"):
+        train_branch(generator, config, [(ws, torch.full((16, 16), 3))], steps=1, pixels_per_step=4)
+    with pytest.raises(BranchError, match="label map"):
+        train_branch(
+            generator, config, [(ws, torch.zeros(8, 8, dtype=torch.long))], steps=1, pixels_per_step=4
+        )
+
+
+def test_save_load_round_trip(tmp_path: Path, generator: Generator) -> None:
+    branch = make_branch(generator.config)
+    save_branch(tmp_path / "branch", branch, {"labels": ["a", "b", "c", "d"]})
+    loaded = load_branch(tmp_path / "branch", generator.config)
+    assert loaded.config == branch.config
+    assert not loaded.training
+    _, features = features_for(generator)
+    torch.testing.assert_close(loaded.logits(features), branch.logits(features))
+
+
+def test_load_refuses_other_generator(tmp_path: Path, generator: Generator) -> None:
+    save_branch(tmp_path / "branch", make_branch(generator.config))
+    other = GeneratorConfig(
+        resolution=16, z_dim=32, w_dim=32, mapping_layers=2, channel_base=512, channel_max=64
+    )
+    with pytest.raises(BranchError, match="trained on features"):
+        load_branch(tmp_path / "branch", other)
+    with pytest.raises(BranchError, match="cannot read"):
+        load_branch(tmp_path / "missing")
+
+
+def test_config_dict_round_trip() -> None:
+    config = BranchConfig.for_generator(tiny_config(), num_labels=5, num_members=2, norm="layer")
+    assert BranchConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(BranchError, match="unknown"):
+        BranchConfig.from_dict({**config.to_dict(), "extra": 1})
