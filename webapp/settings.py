@@ -150,6 +150,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "3600"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A job whose whole worker died is redelivered by Redis after this many seconds (late acks);
+# it must exceed the longest job, or a job still running would be delivered a second time.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + 300)))
+}
+
+# Jobs (docs/jobs.md): per-team limit of queued + running jobs on the `gpu` queue, runs of a job
+# before it is failed as crashing its worker, progress and cancel throttles, soft time limit.
+JOBS_MAX_ACTIVE_GPU_JOBS_PER_TEAM = int(os.environ.get("JOBS_MAX_ACTIVE_GPU_JOBS_PER_TEAM", "2"))
+JOBS_MAX_ATTEMPTS = int(os.environ.get("JOBS_MAX_ATTEMPTS", "3"))
+JOBS_PROGRESS_EVERY_STEPS = 5
+JOBS_PROGRESS_EVERY_SECONDS = 1.0
+JOBS_CANCEL_POLL_SECONDS = 0.5
+JOBS_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 30, CELERY_TASK_TIME_LIMIT * 9 // 10)
 
 LOGGING = {
     "version": 1,
