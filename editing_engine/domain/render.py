@@ -51,8 +51,8 @@ def _background(p: FaceParams, size: int, rng: np.random.Generator) -> np.ndarra
     if p.background_pattern == PATTERN_RADIAL:
         t = np.clip(np.hypot(xs - 0.5, ys - 0.4) / 0.75, 0, 1)
     else:
-        t = np.clip(0.5 + (xs - 0.5) * math.cos(p.background_angle) + (ys - 0.5) * math.sin(p.background_angle),
-                    0, 1)
+        along = (xs - 0.5) * math.cos(p.background_angle) + (ys - 0.5) * math.sin(p.background_angle)
+        t = np.clip(0.5 + along, 0, 1)
     if p.background_pattern in (PATTERN_BLOBS, PATTERN_PAINTERLY):
         t = np.clip(t + 0.45 * _smooth_noise(rng, size, 5), 0, 1)
     background = a + (b - a) * t[..., None]

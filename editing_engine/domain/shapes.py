@@ -75,8 +75,8 @@ def _draw_body(canvas: Canvas, p: FaceParams, head: Point, face: Point) -> None:
                    p.hair_colour, "hair")
     if hair_bottom > cy + 0.3 * fh:
         flare = 0.04 * p.hair_volume
-        canvas.polygon([(cx - hair_half_width, cy), (cx + hair_half_width, cy),
-                        (cx + hair_half_width + flare, hair_bottom), (cx - hair_half_width - flare, hair_bottom)],
+        left, right = cx - hair_half_width, cx + hair_half_width
+        canvas.polygon([(left, cy), (right, cy), (right + flare, hair_bottom), (left - flare, hair_bottom)],
                        p.hair_colour, "hair")
     neck_half = 0.075 * p.neck_width
     neck_colour = shade(p.skin_colour, 0.82)
