@@ -1,0 +1,69 @@
+"""The job progress socket ``/ws/jobs/<id>/``: a read-only stream of one job's events.
+
+On connect the requester's access is checked by the teams permission module (the same rule
+as ``GET /api/jobs/<id>/``); a refused handshake closes with 4401 (not signed in), 4403
+(role too low) or 4404 (no such job in the user's teams). An accepted client first gets a
+``snapshot`` and then every ``progress`` and ``status`` event of the job (docs/jobs.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from webapp.jobs import services
+from webapp.jobs.events import job_message
+from webapp.jobs.models import Job
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+
+class JobConsumer(AsyncWebsocketConsumer):
+    """Streams one job's snapshot, progress and status events to a member of the job's team."""
+
+    async def connect(self) -> None:
+        """Check access, join the job's group, accept and send the current state."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        job_id = self.scope["url_route"]["kwargs"]["job_id"]
+        try:
+            job = await database_sync_to_async(services.job_for_viewer)(user, job_id)
+        except Http404:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        except PermissionDenied:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = job.group_name
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        # Read the state after joining the group, so no event falls between snapshot and stream.
+        current = await database_sync_to_async(Job.objects.get)(pk=job.pk)
+        await self.send(text_data=json.dumps(job_message(current, "snapshot")))
+
+    async def disconnect(self, code: int) -> None:
+        """Leave the job's group."""
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Answer any client message with an error: the socket only streams; cancel via the REST API."""
+        await self.send(
+            text_data=json.dumps(
+                {"type": "error", "code": "read_only", "message": "This socket only streams job events; "
+                 "cancel with POST /api/jobs/<id>/cancel/."}
+            )
+        )
+
+    async def job_event(self, event: dict[str, Any]) -> None:
+        """Forward one event published on the job's group."""
+        await self.send(text_data=json.dumps(event["message"]))

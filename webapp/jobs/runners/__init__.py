@@ -1,0 +1,30 @@
+"""Worker-side code of each job type: one module per type, each exposing ``RUNNER``.
+
+These modules are imported only by worker processes (``webapp.jobs.kinds.load_runner``); they
+are where the webapp calls ``editing_engine``, always through imports inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.jobs.models import Job
+from webapp.jobs.progress import JobHooks
+
+
+@dataclass(frozen=True)
+class Runner:
+    """How a job type runs: ``compute`` calls the engine, ``store`` writes the result records.
+
+    ``compute(job, hooks)`` may take minutes and must not write result records; it may write
+    files under a name derived from the job id (a re-run then overwrites them). ``store(job,
+    output)`` runs inside the transaction that marks the job succeeded and returns the job's
+    ``result`` links (JSON: ids and URLs of what it created). ``on_failure(job, message)``, when
+    given, records the failure on the domain object the job was filling (e.g. an image's status).
+    """
+
+    compute: Callable[[Job, JobHooks], Any]
+    store: Callable[[Job, Any], dict[str, Any]]
+    on_failure: Callable[[Job, str], None] | None = None
