@@ -135,6 +135,8 @@ class FullyConnected(nn.Module):
 class MappingNetwork(nn.Module):
     """z -> w through pixel norm and an MLP; tracks the running mean w for truncation."""
 
+    w_avg: torch.Tensor
+
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
         self.config = config
@@ -187,6 +189,9 @@ def modulated_conv2d(
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (optionally upsampling), noise, bias and leaky-ReLU."""
 
+    noise_const: torch.Tensor
+    resample_filter: torch.Tensor
+
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
                  up: bool = False) -> None:
         super().__init__()
@@ -234,6 +239,8 @@ class ToRGBLayer(nn.Module):
 
 class SynthesisBlock(nn.Module):
     """One resolution of the synthesis network (const input at 4x4, skip RGB)."""
+
+    resample_filter: torch.Tensor
 
     def __init__(self, config: GeneratorConfig, resolution: int) -> None:
         super().__init__()
@@ -336,7 +343,7 @@ class Generator(nn.Module):
     @property
     def w_avg(self) -> torch.Tensor:
         """Running mean of w (truncation centre)."""
-        return self.mapping.w_avg  # type: ignore[return-value]
+        return self.mapping.w_avg
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0,
                 noise_mode: NoiseMode = "const") -> torch.Tensor:
