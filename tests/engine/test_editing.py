@@ -1,0 +1,213 @@
+"""Conditional optimisation and refinement on a tiny generator with a briefly trained branch."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from editing_engine.editing import (
+    DEFAULT_EDIT,
+    DEFAULT_REFINE,
+    RELEASE_RECIPE,
+    EditConfig,
+    EditError,
+    optimize_edit,
+    refine_edit,
+    render_and_segment,
+    result_to_vector,
+)
+from editing_engine.generator import Generator, GeneratorConfig
+from editing_engine.losses import pixel_mse
+from editing_engine.progress import Cancelled
+from editing_engine.regions import RegionError
+from editing_engine.segmentation import BranchConfig, SegmentationBranch, train_branch
+from editing_engine.vectors import apply_vectors, vector_from_bytes, vector_to_bytes
+
+RES = 16
+TIGHT = EditConfig(dilation=0)
+
+
+def brightness_labels(image: torch.Tensor) -> torch.Tensor:
+    """Label 1 on the brightest and 2 on the darkest pixels, 0 elsewhere: sparse, image-following parts."""
+    gray = image.mean(dim=0)
+    low, high = gray.flatten().quantile(torch.tensor([0.12, 0.88]))
+    return (gray > high).long() + 2 * (gray < low).long()
+
+
+def with_steps(config: EditConfig, steps: int, **changes: object) -> EditConfig:
+    return replace(config, steps=steps, **changes)
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[Generator, SegmentationBranch, torch.Tensor]:
+    torch.manual_seed(0)
+    config = GeneratorConfig(resolution=RES, z_dim=32, w_dim=32, mapping_layers=2,
+                             channel_base=256, channel_max=32)
+    generator = Generator(config).eval().requires_grad_(False)
+    annotations = []
+    with torch.no_grad():
+        for seed in range(4):
+            ws = generator.mapping(torch.randn(1, 32, generator=torch.Generator().manual_seed(seed)))
+            annotations.append((ws, brightness_labels(generator.synthesis(ws)[0])))
+    branch_config = BranchConfig.for_generator(config, num_labels=3, num_members=2, hidden_widths=(32, 16))
+    branch = train_branch(generator, branch_config, annotations, steps=80, pixels_per_step=256, seed=0)
+    branch.requires_grad_(False)
+    ws = generator.mapping(torch.randn(1, 32, generator=torch.Generator().manual_seed(99)))
+    return generator, branch, ws
+
+
+def square_edit(branch: SegmentationBranch, generator: Generator, ws: torch.Tensor) -> torch.Tensor:
+    """Relabel the bright part in the left half as dark (involves labels 1 and 2 only)."""
+    _, labels = render_and_segment(generator, branch, ws)
+    edited = labels.clone()
+    left = torch.zeros_like(labels, dtype=torch.bool)
+    left[:, : RES // 2] = True
+    edited[(labels == 1) & left] = 2
+    assert int((edited != labels).sum()) > 10
+    return edited
+
+
+def outside_mse(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor) -> float:
+    return float(pixel_mse(a[None], b[None], (~region).float()[None]))
+
+
+def test_loss_decreases_and_result_is_consistent(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+    result = optimize_edit(generator, branch, ws, edited, perceptual=None, config=with_steps(TIGHT, 25))
+    totals = [step["total"] for step in result.losses]
+    assert len(totals) == 25
+    assert min(totals) < 0.8 * totals[0]
+    assert result.losses[result.best_step]["ce"] < result.losses[0]["ce"]
+    assert result.best_step == totals.index(min(totals))
+    assert torch.allclose(result.ws_result[0], ws[0] + result.delta, atol=1e-6)
+    image, segmentation = render_and_segment(generator, branch, result.ws_result)
+    assert torch.equal(segmentation, result.segmentation)
+    assert torch.allclose(image, result.image)
+    inside = result.region
+    before = (render_and_segment(generator, branch, ws)[1][inside] == edited[inside]).float().mean()
+    after = (result.segmentation[inside] == edited[inside]).float().mean()
+    assert after > before
+
+
+def test_best_latent_is_kept_not_the_last(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+    seen: list[torch.Tensor] = []
+
+    def recording_distance(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None
+                           ) -> torch.Tensor:
+        seen.append(a.detach().clone())
+        return pixel_mse(a, b, mask)
+
+    # A learning rate this large overshoots, so the last latent is not the best one.
+    config = with_steps(TIGHT, 12, learning_rate=1.5)
+    result = optimize_edit(generator, branch, ws, edited, perceptual=recording_distance, config=config)
+    totals = [step["total"] for step in result.losses]
+    assert result.best_step == totals.index(min(totals))
+    assert result.best_step < len(totals) - 1
+    assert torch.allclose(seen[result.best_step][0], result.image, atol=1e-5)
+
+
+def test_outside_region_is_preserved_compared_to_unconstrained(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+    original, _ = render_and_segment(generator, branch, ws)
+    kept = optimize_edit(generator, branch, ws, edited, perceptual=None, config=with_steps(TIGHT, 20))
+    free_config = with_steps(TIGHT, 20, perceptual_weight=0.0, mse_weight=0.0, encoder_weight=0.0)
+    free = optimize_edit(generator, branch, ws, edited, perceptual=None, config=free_config)
+    assert torch.equal(kept.region, free.region)
+    kept_error = outside_mse(kept.image, original, kept.region)
+    assert kept_error < 0.5 * outside_mse(free.image, original, free.region)
+
+
+def test_cancel_is_honoured_and_progress_reported(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+    calls: list[tuple[int, int, float]] = []
+    checks = iter([False, False, False, True])
+    with pytest.raises(Cancelled):
+        optimize_edit(generator, branch, ws, edited, perceptual=None, config=with_steps(TIGHT, 10),
+                      progress=lambda step, total, loss: calls.append((step, total, loss)),
+                      should_cancel=lambda: next(checks))
+    assert [c[:2] for c in calls] == [(1, 10), (2, 10), (3, 10)]
+    assert all(isinstance(c[2], float) for c in calls)
+
+
+def test_encoder_regulariser_is_used_when_given(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+
+    class ConstantEncoder(torch.nn.Module):
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return ws.expand(images.shape[0], -1, -1)
+
+    result = optimize_edit(generator, branch, ws, edited, perceptual=None, encoder=ConstantEncoder(),
+                           config=with_steps(TIGHT, 3))
+    assert result.losses[0]["encoder"] == 0.0
+    assert result.losses[2]["encoder"] > 0.0
+    without = optimize_edit(generator, branch, ws, edited, perceptual=None, config=with_steps(TIGHT, 3))
+    assert "encoder" not in without.losses[0]
+
+
+def test_release_recipe_uses_only_the_brush(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+    with pytest.raises(EditError, match="brush"):
+        optimize_edit(generator, branch, ws, edited, perceptual=None, config=RELEASE_RECIPE)
+    brush = torch.zeros(RES, RES, dtype=torch.bool)
+    brush[6, 6] = True
+    result = optimize_edit(generator, branch, ws, edited, perceptual=None, brush_mask=brush,
+                           config=with_steps(RELEASE_RECIPE, 3))
+    assert int(result.region.sum()) == 49
+    ours = optimize_edit(generator, branch, ws, edited, perceptual=None, config=with_steps(DEFAULT_EDIT, 3))
+    assert bool(ours.region[edited != render_and_segment(generator, branch, ws)[1]].all())
+
+
+def test_bad_requests_are_refused(setup) -> None:
+    generator, branch, ws = setup
+    _, labels = render_and_segment(generator, branch, ws)
+    with pytest.raises(RegionError, match="identical"):
+        optimize_edit(generator, branch, ws, labels, perceptual=None)
+    with pytest.raises(EditError, match="branch works at"):
+        optimize_edit(generator, branch, ws, torch.zeros(8, 8, dtype=torch.long), perceptual=None)
+    with pytest.raises(RegionError, match="3 labels"):
+        optimize_edit(generator, branch, ws, torch.full((RES, RES), 5), perceptual=None)
+    with pytest.raises(EditError, match=r"ws must be"):
+        optimize_edit(generator, branch, ws[:, :3], labels, perceptual=None)
+    with pytest.raises(EditError, match="steps"):
+        EditConfig(steps=0)
+
+
+def test_refinement_pulls_the_outside_back(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+    edit = optimize_edit(generator, branch, ws, edited, perceptual=None, config=with_steps(TIGHT, 15))
+    other = generator.mapping(torch.randn(1, 32, generator=torch.Generator().manual_seed(7)))
+    transferred = apply_vectors(other, [edit.delta], [1.5])
+    original, _ = render_and_segment(generator, branch, other)
+    vector_image, _ = render_and_segment(generator, branch, transferred)
+    calls: list[int] = []
+    refined = refine_edit(generator, branch, other, transferred, edit.involved_labels, perceptual=None,
+                          config=replace(DEFAULT_REFINE, dilation=0),
+                          progress=lambda step, total, loss: calls.append(step))
+    assert calls == list(range(1, 11))
+    assert torch.allclose(refined.ws_result[0], other[0] + refined.delta, atol=1e-6)
+    region = refined.region
+    assert outside_mse(refined.image, original, region) < outside_mse(vector_image, original, region)
+    with pytest.raises(RegionError, match="at least one"):
+        refine_edit(generator, branch, other, transferred, [], perceptual=None)
+
+
+def test_result_becomes_a_vector(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+    result = optimize_edit(generator, branch, ws, edited, perceptual=None, config=with_steps(TIGHT, 2))
+    vector = result_to_vector(result, "f" * 64, name="brighten", label_names=["dark", "mid", "light"],
+                              source={"kind": "test"})
+    loaded = vector_from_bytes(vector_to_bytes(vector), expected_model_hash="f" * 64,
+                               expected_shape=(generator.num_ws, 32))
+    assert loaded.labels == result.involved_labels
+    assert loaded.label_names == [["dark", "mid", "light"][i] for i in result.involved_labels]
+    assert loaded.settings["steps"] == 2 and loaded.region["pixels"] == int(result.region.sum())
+    assert torch.equal(loaded.delta, result.delta)
