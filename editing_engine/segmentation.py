@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -596,7 +597,7 @@ def load_branch(
             )
     try:
         state = load_file(str(directory / BRANCH_WEIGHTS_FILE))
-    except (OSError, ValueError) as error:
+    except (OSError, SafetensorError) as error:
         raise BranchError(f"cannot read {directory / BRANCH_WEIGHTS_FILE}: {error}") from error
     branch = SegmentationBranch(config)
     try:
