@@ -15,7 +15,6 @@ scale settings (e.g. every position of a preview slider) come out of one batched
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -308,7 +307,3 @@ def render_with_vectors(
     return torch.cat([generator.synthesis(edited[i:i + step], noise_mode="const")
                       for i in range(0, len(edited), step)])
 
-
-def losses_summary(values: dict[str, float]) -> dict[str, float]:
-    """Drop non-finite values so loss dictionaries can go into JSON metadata."""
-    return {k: float(v) for k, v in values.items() if math.isfinite(float(v))}
