@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .checkpoints import CheckpointError, load_generator
+from .edit_commands import add_edit_parsers
 from .models_path import default_model_path
 
 Command = Callable[[argparse.Namespace], int]
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_oracle_parser(sub)
     add_evaluate_generator_parser(sub)
     add_import_checkpoint_parser(sub)
+    add_edit_parsers(sub)
     return parser
 
 

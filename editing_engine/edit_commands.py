@@ -1,0 +1,316 @@
+"""The ``edit`` and ``apply`` subcommands of ``partedit-engine``: the editing method without the web app.
+
+``edit``: a latent (seed, latent file, or an image embedded first) plus an edited label-map PNG
+-> an edit-vector file, the result image, its segmentation, the region, and both latents.
+``apply``: a latent plus any number of ``vector:scale`` pairs (optionally refined) -> an image.
+
+Label-map PNGs: palette (``P``) or grey (``L``/``I``) images hold label indices directly; RGB
+images are matched exactly against the model's label colours (``labels.json`` beside the model,
+else the demo domain's palette), and an unknown colour is an error, not background.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoints import CheckpointError, LoadedModel, load_generator
+from .editing import DEFAULT_EDIT, DEFAULT_REFINE, RELEASE_RECIPE, EditConfig, EditError
+from .models_path import default_model_path
+from .progress import Cancelled, ProgressCallback
+from .regions import RegionError
+from .vectors import VectorError
+
+LABELS_FILE = "labels.json"
+
+
+class LabelImageError(ValueError):
+    """A label-map PNG cannot be read as label indices for this model."""
+
+
+def model_taxonomy(model_dir: Path, num_labels: int) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """Label names and RGB colours: the model's ``labels.json``, else the demo domain's, else greys."""
+    path = model_dir / LABELS_FILE
+    if path.is_file():
+        try:
+            entries = json.loads(path.read_text())["labels"]
+            names = [str(entry["name"]) for entry in entries]
+            colours = [_hex_colour(str(entry["colour"])) for entry in entries]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise LabelImageError(f"cannot read the label taxonomy {path}: {error}") from error
+        if len(names) == num_labels:
+            return names, colours
+    from .domain import LABEL_COLOURS, LABELS
+
+    if len(LABELS) == num_labels:
+        return list(LABELS), list(LABEL_COLOURS)
+    step = 255 // max(num_labels - 1, 1)
+    return [str(i) for i in range(num_labels)], [(i * step,) * 3 for i in range(num_labels)]
+
+
+def _hex_colour(text: str) -> tuple[int, int, int]:
+    if len(text) != 7 or not text.startswith("#"):
+        raise ValueError(f"colour {text!r} is not #rrggbb")
+    value = int(text[1:], 16)
+    return (value >> 16) & 255, (value >> 8) & 255, value & 255
+
+
+def read_label_png(path: Path, colours: Sequence[tuple[int, int, int]]) -> torch.Tensor:
+    """Label indices ``[H, W]`` from a palette/grey PNG (indices) or an RGB PNG (exact colour match)."""
+    try:
+        image = Image.open(path)
+        image.load()
+    except OSError as error:
+        raise LabelImageError(f"cannot read label map {path}: {error}") from error
+    if image.mode in ("P", "L", "I", "I;16"):
+        return torch.from_numpy(np.asarray(image).astype(np.int64))
+    pixels = np.asarray(image.convert("RGB")).astype(np.int64)
+    codes = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+    lookup = {(r << 16) | (g << 8) | b: index for index, (r, g, b) in enumerate(colours)}
+    labels = np.full(codes.shape, -1, dtype=np.int64)
+    for code, index in lookup.items():
+        labels[codes == code] = index
+    if (labels < 0).any():
+        unknown = sorted({int(c) for c in np.unique(codes[labels < 0])})[:5]
+        raise LabelImageError(
+            f"{path} has colours that are no label's colour: {[f'#{c:06x}' for c in unknown]}"
+        )
+    return torch.from_numpy(labels)
+
+
+def write_label_png(path: Path, labels: torch.Tensor, colours: Sequence[tuple[int, int, int]]) -> None:
+    """Write label indices as a palette PNG: exact indices when read back, the label colours when viewed."""
+    image = Image.fromarray(labels.cpu().numpy().astype(np.uint8), mode="P")
+    palette = [channel for colour in colours for channel in colour]
+    image.putpalette(palette + [0] * (768 - len(palette)))
+    image.save(path)
+
+
+def read_mask_png(path: Path) -> torch.Tensor:
+    """A bool mask from a PNG: pixels brighter than mid-grey are set."""
+    try:
+        grey = np.asarray(Image.open(path).convert("L"))
+    except OSError as error:
+        raise LabelImageError(f"cannot read mask {path}: {error}") from error
+    return torch.from_numpy(grey > 127)
+
+
+def write_mask_png(path: Path, mask: torch.Tensor) -> None:
+    """Write a bool mask as a black/white PNG."""
+    Image.fromarray((mask.cpu().numpy() * 255).astype(np.uint8), mode="L").save(path)
+
+
+def _printing_progress(what: str, every: int = 5) -> ProgressCallback:
+    def progress(step: int, total: int, loss: float) -> None:
+        if step % every == 0 or step == total:
+            print(f"{what} step {step}/{total} loss {loss:.4f}", flush=True)
+
+    return progress
+
+
+def _load_start_latent(args: argparse.Namespace, model: LoadedModel) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The latent to edit and a description of where it came from (seed, latent file or embedded image)."""
+    from .generator import seed_to_z
+    from .vectors import load_latent
+
+    generator, shape = model.generator, (model.config.num_ws, model.config.w_dim)
+    if args.latent is not None:
+        ws = load_latent(args.latent, model.weights_hash, shape)
+        return ws, {"kind": "latent", "path": str(args.latent)}
+    if getattr(args, "image", None) is not None:
+        from .embedding import embed_image
+        from .encoder import load_encoder
+        from .losses import build_perceptual_distance
+
+        encoder = load_encoder(args.encoder, model.config) if args.encoder else None
+        perceptual = build_perceptual_distance(model, args.lpips_weights)
+        embedded = embed_image(generator, encoder, Image.open(args.image), steps=args.embed_steps,
+                               perceptual=perceptual, progress=_printing_progress("embed", 20))
+        print(f"embedded {args.image}: PSNR {embedded.psnr:.2f} dB")
+        return embedded.ws, {"kind": "image", "path": str(args.image), "embed_psnr": embedded.psnr}
+    with torch.no_grad():
+        ws = generator.mapping(seed_to_z(args.seed, model.config.z_dim), truncation_psi=args.psi)
+    return ws, {"kind": "seed", "seed": args.seed, "psi": args.psi}
+
+
+def _edit_config(args: argparse.Namespace) -> EditConfig:
+    base = RELEASE_RECIPE if args.recipe == "release" else DEFAULT_EDIT
+    changes: dict[str, Any] = {}
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    if args.lr is not None:
+        changes["learning_rate"] = args.lr
+    if args.dilation is not None:
+        changes["dilation"] = args.dilation
+    if args.context_labels:
+        changes["context_labels"] = tuple(args.context_labels)
+    return replace(base, **changes)
+
+
+def command_edit(args: argparse.Namespace) -> int:
+    """Optimise an edit from an edited label map; write the vector, images and latents to ``--out``."""
+    from .editing import optimize_edit, result_to_vector
+    from .encoder import load_encoder
+    from .generator import to_uint8_image
+    from .losses import build_perceptual_distance
+    from .rendering import save_png
+    from .segmentation import load_branch
+    from .vectors import save_latent, save_vector
+
+    model = load_generator(args.model)
+    branch = load_branch(args.branch, model.config)
+    names, colours = model_taxonomy(Path(args.model), branch.config.num_labels)
+    ws, source = _load_start_latent(args, model)
+    edited = read_label_png(args.edited_mask, colours)
+    original = read_label_png(args.original_mask, colours) if args.original_mask else None
+    brush = read_mask_png(args.brush_mask) if args.brush_mask else None
+    encoder = load_encoder(args.encoder, model.config) if args.encoder else None
+    perceptual = build_perceptual_distance(model, args.lpips_weights)
+    if perceptual is None:
+        print("note: the model holds no discriminator and no LPIPS weights were given; pixel MSE only")
+    config = _edit_config(args)
+    result = optimize_edit(model.generator, branch, ws, edited, perceptual=perceptual, encoder=encoder,
+                           config=config, original_labels=original, brush_mask=brush,
+                           progress=_printing_progress("edit"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    source["edited_mask"] = str(args.edited_mask)
+    model_id = str(model.metadata.get("name", args.model))
+    vector = result_to_vector(result, model.weights_hash, model_id=model_id,
+                              name=args.name or f"edit of {source['kind']}", label_names=names, source=source)
+    save_vector(out / "vector.safetensors", vector)
+    save_png(to_uint8_image(result.image), out / "result.png")
+    write_label_png(out / "segmentation.png", result.segmentation, colours)
+    write_mask_png(out / "region.png", result.region)
+    save_latent(out / "latent.safetensors", result.ws_result, model.weights_hash, {"edit_of": source})
+    save_latent(out / "source_latent.safetensors", ws, model.weights_hash, source)
+    best = result.best_losses
+    print(f"labels involved: {', '.join(vector.label_names)}; region {vector.region['pixels']} px; "
+          f"best step {result.best_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in best.items()))
+    print(f"wrote {out}/vector.safetensors, result.png, segmentation.png, region.png, latent.safetensors "
+          f"({result.seconds:.1f} s)")
+    return 0
+
+
+def parse_vector_argument(text: str) -> tuple[Path, float]:
+    """``FILE`` or ``FILE:SCALE`` -> (path, scale); the scale defaults to 1."""
+    path, sep, scale = text.rpartition(":")
+    if not sep:
+        return Path(text), 1.0
+    try:
+        return Path(path), float(scale)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: the scale after ':' must be a number") from error
+
+
+def command_apply(args: argparse.Namespace) -> int:
+    """Apply scaled edit vectors to a latent (optionally refine) and write the image."""
+    from .editing import refine_edit
+    from .generator import to_uint8_image
+    from .losses import build_perceptual_distance
+    from .rendering import save_png
+    from .segmentation import load_branch
+    from .vectors import apply_vectors, load_vector, save_latent
+
+    model = load_generator(args.model)
+    shape = (model.config.num_ws, model.config.w_dim)
+    ws, _ = _load_start_latent(args, model)
+    vectors = [load_vector(path, model.weights_hash, shape) for path, _ in args.vector]
+    scales = [scale for _, scale in args.vector]
+    edited = apply_vectors(ws, vectors, scales)
+    if args.refine_steps > 0:
+        if args.branch is None:
+            raise EditError("--refine-steps needs --branch")
+        branch = load_branch(args.branch, model.config)
+        labels = sorted({label for vector in vectors for label in vector.labels})
+        config = replace(DEFAULT_REFINE, steps=args.refine_steps)
+        result = refine_edit(model.generator, branch, ws, edited, labels,
+                             perceptual=build_perceptual_distance(model, args.lpips_weights), config=config,
+                             progress=_printing_progress("refine"))
+        edited = result.ws_result
+    with torch.no_grad():
+        image = model.generator.synthesis(edited, noise_mode="const")[0]
+    save_png(to_uint8_image(image), args.output)
+    if args.latent_out is not None:
+        save_latent(args.latent_out, edited, model.weights_hash, {"vectors": [str(p) for p, _ in args.vector],
+                                                                 "scales": scales})
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _handled(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn the engine's typed errors into a one-line message and exit status 2."""
+    from .embedding import EmbeddingError
+    from .encoder import EncoderError
+    from .losses import LossError
+    from .segmentation import BranchError
+
+    errors = (CheckpointError, BranchError, EncoderError, EmbeddingError, LossError, VectorError, RegionError,
+              EditError, LabelImageError, OSError)
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except errors as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except Cancelled as error:
+            print(f"cancelled: {error}", file=sys.stderr)
+            return 130
+
+    return run
+
+
+def _add_latent_source(parser: argparse.ArgumentParser, with_image: bool) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--seed", type=int, help="start from the sample for this seed")
+    group.add_argument("--latent", type=Path, help="start from a W+ latent file (.safetensors)")
+    if with_image:
+        group.add_argument("--image", type=Path, help="embed this image first (uses --encoder when given)")
+    parser.add_argument("--psi", type=float, default=0.7, help="truncation psi for --seed")
+    parser.add_argument("--lpips-weights", type=Path, help="local VGG16 weights for LPIPS (else D features)")
+
+
+def add_edit_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``edit`` and ``apply``."""
+    edit = sub.add_parser("edit", help="edit by segmentation: edited label map -> edit vector + result")
+    edit.add_argument("--model", type=Path, default=default_model_path())
+    edit.add_argument("--branch", type=Path, required=True, help="segmentation branch directory")
+    _add_latent_source(edit, with_image=True)
+    edit.add_argument("--encoder", type=Path, help="encoder directory (embedding and consistency term)")
+    edit.add_argument("--embed-steps", type=int, default=100)
+    edit.add_argument("--edited-mask", type=Path, required=True, help="the edited label map (PNG)")
+    edit.add_argument("--original-mask", type=Path,
+                      help="the label map that was edited (default: the branch's segmentation)")
+    edit.add_argument("--recipe", choices=("partedit", "release"), default="partedit",
+                      help="'release' reproduces the EditGAN release (needs --brush-mask)")
+    edit.add_argument("--brush-mask", type=Path, help="brushed pixels (black/white PNG), release recipe only")
+    edit.add_argument("--steps", type=int)
+    edit.add_argument("--lr", type=float)
+    edit.add_argument("--dilation", type=int, help="region dilation radius in pixels (default 3)")
+    edit.add_argument("--context-labels", type=int, nargs="*",
+                      help="labels whose unchanged pixels stay outside the region (e.g. 0 for background)")
+    edit.add_argument("--name", help="name stored in the vector file")
+    edit.add_argument("--out", type=Path, required=True, help="output directory")
+    edit.set_defaults(handler=_handled(command_edit))
+
+    apply = sub.add_parser("apply", help="apply edit vectors with scales (and refine) to a latent")
+    apply.add_argument("--model", type=Path, default=default_model_path())
+    _add_latent_source(apply, with_image=False)
+    apply.add_argument("--vector", type=parse_vector_argument, action="append", required=True,
+                       metavar="FILE[:SCALE]", help="an edit vector and its scale (repeatable; negative ok)")
+    apply.add_argument("--refine-steps", type=int, default=0,
+                       help="self-supervised refinement steps (10 or 30; 0 = none)")
+    apply.add_argument("--branch", type=Path, help="segmentation branch directory (needed to refine)")
+    apply.add_argument("--latent-out", type=Path, help="also write the edited latent here")
+    apply.add_argument("--output", "-o", type=Path, required=True)
+    apply.set_defaults(handler=_handled(command_apply))
