@@ -437,6 +437,14 @@ def test_rosinality_weights_land_in_place(tmp_path: Path) -> None:
     assert model.metadata["ignored_entries"] == ["ada_aug_p", "args", "g", "g_optim"]
 
 
+def test_rosinality_legacy_torch_format_is_read(tmp_path: Path) -> None:
+    g_ema = rosinality_g_ema(8)
+    torch.save({"g_ema": g_ema}, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    assert detect_format(tmp_path / "old.pt") == FORMAT_ROSINALITY
+    ours = load_generator(tmp_path / "old.pt").generator.state_dict()
+    assert torch.equal(ours["synthesis.b8.conv1.weight"], g_ema["convs.1.conv.weight"][0])
+
+
 def test_rosinality_output_matches_reference_forward(tmp_path: Path) -> None:
     g_ema = rosinality_g_ema(8, seed=3)
     model = load_generator(save_rosinality(tmp_path / "ros.pt", g_ema))
