@@ -211,3 +211,54 @@ def test_result_becomes_a_vector(setup) -> None:
     assert loaded.label_names == [["dark", "mid", "light"][i] for i in result.involved_labels]
     assert loaded.settings["steps"] == 2 and loaded.region["pixels"] == int(result.region.sum())
     assert torch.equal(loaded.delta, result.delta)
+
+
+def test_cli_edit_then_apply(setup, tmp_path, capsys) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from editing_engine.checkpoints import load_generator, save_model
+    from editing_engine.cli import main
+    from editing_engine.edit_commands import read_label_png, write_label_png
+    from editing_engine.segmentation import save_branch
+    from editing_engine.vectors import load_latent, load_vector
+
+    generator, branch, _ = setup
+    model_dir = save_model(tmp_path / "model", generator)
+    branch_dir = save_branch(tmp_path / "branch", branch)
+    colours = [(0, 0, 0), (255, 255, 255), (255, 0, 0)]
+    (model_dir / "labels.json").write_text(
+        '{"labels": [{"name": "mid", "colour": "#000000"}, {"name": "bright", "colour": "#ffffff"},'
+        ' {"name": "dark", "colour": "#ff0000"}]}'
+    )
+    from editing_engine.generator import seed_to_z
+
+    start = generator.mapping(seed_to_z(5, 32), truncation_psi=0.7)
+    edited = square_edit(branch, generator, start)
+    mask_path = tmp_path / "edited.png"
+    Image.fromarray(np.array(colours, dtype=np.uint8)[edited.numpy()]).save(mask_path)  # an RGB label map
+    assert torch.equal(read_label_png(mask_path, colours), edited)
+    out = tmp_path / "out"
+    code = main(["edit", "--model", str(model_dir), "--branch", str(branch_dir), "--seed", "5",
+                 "--edited-mask", str(mask_path), "--steps", "4", "--dilation", "0", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    model_hash = load_generator(model_dir).weights_hash
+    vector = load_vector(out / "vector.safetensors", model_hash, (generator.num_ws, 32))
+    assert vector.label_names == ["bright", "dark"] and vector.source["seed"] == 5
+    result_ws = load_latent(out / "latent.safetensors", model_hash)
+    assert torch.allclose(result_ws[0], start[0] + vector.delta, atol=1e-5)
+    assert read_label_png(out / "segmentation.png", colours).shape == (RES, RES)
+    image = tmp_path / "applied.png"
+    vector_file = out / "vector.safetensors"
+    code = main(["apply", "--model", str(model_dir), "--latent", str(out / "source_latent.safetensors"),
+                 "--vector", f"{vector_file}:1", "--vector", f"{vector_file}:-0.5",
+                 "--refine-steps", "2", "--branch", str(branch_dir), "-o", str(image)])
+    assert code == 0, capsys.readouterr().err
+    assert Image.open(image).size == (RES, RES)
+    # a vector for another model is refused with a message, not a traceback
+    other_dir = save_model(tmp_path / "other", Generator(generator.config))
+    code = main(["apply", "--model", str(other_dir), "--seed", "1", "--vector", str(vector_file),
+                 "-o", str(image)])
+    assert code == 2 and "not for this model" in capsys.readouterr().err
+    write_label_png(tmp_path / "p.png", edited, colours)
+    assert torch.equal(read_label_png(tmp_path / "p.png", colours), edited)
