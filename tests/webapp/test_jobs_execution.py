@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -9,9 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image as PILImage
 
 from webapp.assets.models import GeneratorModel, Image
-from webapp.assets.services import register_model
+from webapp.assets.services import create_uploaded_image, register_model
 from webapp.jobs import execution, services
 from webapp.jobs.execution import complete_job, execute_job, failure_message
 from webapp.jobs.models import Job, JobStatus, JobType
@@ -44,6 +46,20 @@ def lab(make_user: Any, make_team: Any, registered_model_dir: Path, settings: An
     model, _ = register_model(team, registered_model_dir, "tiny")
     yield {"editor": editor, "team": team, "model": model}
     worker_runtime._models.clear()
+
+
+def uploaded_image(lab: dict[str, Any]) -> Image:
+    """A 24x20 photo uploaded by the editor, normalized to the model's 16 px."""
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 255, (20, 24, 3), dtype=np.uint8)
+    PILImage.fromarray(pixels).save(buffer, "PNG")
+    return create_uploaded_image(lab["editor"], lab["model"], buffer.getvalue(), "photo")
+
+
+def embed_job(lab: dict[str, Any], image: Image, steps: int = 6) -> Job:
+    """A queued embedding of ``image``."""
+    parameters = {"image": image.pk, "steps": steps}
+    return services.create_job(lab["editor"], lab["team"], JobType.EMBED_IMAGE, parameters)
 
 
 def render_job(lab: dict[str, Any], seed: int = 5) -> Job:
@@ -194,6 +210,59 @@ def test_unexpected_errors_name_their_class() -> None:
 
 def test_missing_job_is_a_no_op() -> None:
     execute_job(123456)
+
+
+def test_embed_job_stores_the_latent_and_its_quality(lab: dict[str, Any]) -> None:
+    from editing_engine.vectors import load_latent
+
+    image = uploaded_image(lab)
+    job = embed_job(lab, image, steps=6)
+    run_job.apply(args=(job.pk,))
+
+    job.refresh_from_db()
+    image.refresh_from_db()
+    assert (job.status, job.result, job.error_message) == ("succeeded", {"image": image.pk}, "")
+    assert (job.progress_step, job.progress_total) == (6, 6) and job.progress_loss is not None
+    assert image.status == "ready" and image.embedding_error is not None and image.embedding_error >= 0
+    assert image.embedding_metrics["steps"] == 6 and image.embedding_metrics["encoder"] is False
+    ws = load_latent(image.latent.path, expected_model_hash=lab["model"].weights_hash)
+    assert tuple(ws.shape) == (1, 6, 32)
+
+
+def test_embedding_cancelled_between_steps_ends_cancelled_and_keeps_the_image_as_it_was(
+    lab: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.JOBS_CANCEL_POLL_SECONDS = 0.0
+    settings.JOBS_PROGRESS_EVERY_STEPS = 1
+    image = uploaded_image(lab)
+    job = embed_job(lab, image, steps=200)
+    steps_seen: list[int] = []
+    report = JobHooks.progress
+
+    def progress_then_cancel(hooks: JobHooks, step: int, total: int, loss: float) -> None:
+        report(hooks, step, total, loss)
+        steps_seen.append(step)
+        if step == 3:  # a user presses cancel while the job runs
+            services.request_cancel(lab["editor"], Job.objects.get(pk=job.pk))
+
+    monkeypatch.setattr(JobHooks, "progress", progress_then_cancel)
+    execute_job(job.pk)
+
+    job.refresh_from_db()
+    image.refresh_from_db()
+    assert steps_seen == [1, 2, 3]
+    assert (job.status, job.progress_step, job.result) == ("cancelled", 3, {})
+    assert (image.status, bool(image.latent)) == ("pending", False)
+
+
+def test_embedding_an_image_twice_at_once_is_refused(lab: dict[str, Any]) -> None:
+    from webapp.errors import Conflict
+
+    image = uploaded_image(lab)
+    first = embed_job(lab, image)
+    with pytest.raises(Conflict) as error:
+        embed_job(lab, image)
+    assert error.value.details == {"job": first.pk}
 
 
 # --- progress and cancel callbacks -------------------------------------------------------------

@@ -236,6 +236,7 @@ def test_api_gpu_limit_answers_429(lab: dict[str, Any], client_for: Any, setting
     settings.JOBS_MAX_ACTIVE_GPU_JOBS_PER_TEAM = 1
     running_gpu_job(lab)
     gpu_types = [kind.type for kind in kinds.KINDS.values() if kind.queue == kinds.GPU_QUEUE]
+    assert gpu_types
     for job_type in gpu_types:
         response = client_for(lab["editor"]).post(
             "/api/jobs/", {"team": lab["team"].pk, "type": job_type, "parameters": {}}, format="json")

@@ -9,7 +9,7 @@ terminal job, both store a result, or overwrite a cancel. The result records and
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -22,6 +22,9 @@ from webapp.jobs.events import publish
 from webapp.jobs.kinds import load_runner
 from webapp.jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from webapp.jobs.progress import JobHooks
+
+if TYPE_CHECKING:
+    from webapp.jobs.runners import Runner
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +40,26 @@ def execute_job(job_id: int) -> None:
     runner = None
     try:
         runner = load_runner(job.type)
+        if runner.on_start is not None:
+            runner.on_start(job)
         output = runner.compute(job, hooks)
         hooks.flush()
         complete_job(job, runner.store, output)
     except Cancelled:
-        finish_job(job, JobStatus.CANCELLED)
+        stop_job(job, runner, JobStatus.CANCELLED)
     except Exception as error:
         message = failure_message(error)
         logger.exception("job %s (%s) failed: %s", job.pk, job.type, message)
-        failed_now = finish_job(job, JobStatus.FAILED, message)
-        if failed_now and runner is not None and runner.on_failure is not None:
-            runner.on_failure(job, message)
+        stop_job(job, runner, JobStatus.FAILED, message)
+
+
+def stop_job(job: Job, runner: Runner | None, status: JobStatus, message: str = "") -> None:
+    """End a running job as failed or cancelled and let its runner update the object it worked on."""
+    if finish_job(job, status, message) and runner is not None and runner.on_stop is not None:
+        try:
+            runner.on_stop(job, status, message)
+        except Exception:
+            logger.exception("job %s: could not record its %s status on its object", job.pk, status)
 
 
 def claim_job(job_id: int) -> Job | None:

@@ -1,7 +1,7 @@
 """The job types this deployment can run, and what each needs: queue, permission, parameters, runner.
 
-A job type is listed in ``KINDS`` only once its engine function exists and is wired to a
-runner (``webapp.jobs.runners.<type>``); any other type is refused by ``create_job`` with
+A job type is listed in ``KINDS`` only once its engine function exists and is wired to its
+runner module ``webapp.jobs.runners.<type>``; any other type is refused by ``create_job`` with
 ``job_type_unavailable``. This module is imported by web processes and never loads torch;
 ``load_runner`` (worker side) imports the runner module, which imports the engine lazily.
 """
@@ -45,13 +45,18 @@ class JobKind:
     type: JobType
     queue: str
     prepare: Callable[[Any, Team, dict[str, Any]], dict[str, Any]]
-    runner: str
+
+    @property
+    def runner(self) -> str:
+        """The module of the worker-side runner: ``webapp.jobs.runners.<type>``."""
+        return f"webapp.jobs.runners.{self.type}"
 
 
 KINDS: dict[str, JobKind] = {
     kind.type: kind
     for kind in (
-        JobKind(JobType.RENDER, PREVIEW_QUEUE, parameters.prepare_render, "webapp.jobs.runners.render"),
+        JobKind(JobType.EMBED_IMAGE, GPU_QUEUE, parameters.prepare_embed_image),
+        JobKind(JobType.RENDER, PREVIEW_QUEUE, parameters.prepare_render),
     )
 }
 

@@ -13,8 +13,12 @@ from rest_framework import serializers
 
 from webapp.assets import services as assets
 from webapp.assets.models import GeneratorModel, Image
-from webapp.errors import InvalidInput
+from webapp.errors import Conflict, InvalidInput
+from webapp.jobs.models import ACTIVE_STATUSES, Job, JobType
 from webapp.teams.models import Team
+
+DEFAULT_EMBED_STEPS = 100
+MAX_EMBED_STEPS = 5000
 
 
 def validated(serializer_class: type[serializers.Serializer], raw: dict[str, Any]) -> dict[str, Any]:
@@ -64,3 +68,29 @@ def prepare_render(user: Any, team: Team, raw: dict[str, Any]) -> dict[str, Any]
         model = team_object(GeneratorModel, team, data["model"], "generator model")
         image = assets.create_sampled_image(user, model, data["seed"], data["psi"], data["name"])
     return {"image": image.pk, "model": image.model_id, "seed": image.seed, "psi": image.truncation_psi}
+
+
+class EmbedParameters(serializers.Serializer):
+    """Embed an image into W+ with ``steps`` optimisation steps (0: the encoder's latent alone)."""
+
+    image = serializers.IntegerField()
+    steps = serializers.IntegerField(min_value=0, max_value=MAX_EMBED_STEPS, default=DEFAULT_EMBED_STEPS)
+
+
+def prepare_embed_image(user: Any, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate an embed request: an image of the team with pixels and no embedding already under way."""
+    data = validated(EmbedParameters, raw)
+    image = team_object(Image, team, data["image"], "image")
+    if not image.normalized:
+        raise InvalidInput("This image has no pixels yet (a sample is rendered first).", code="no_pixels")
+    busy = active_jobs_on(team, JobType.EMBED_IMAGE, "image", image.pk)
+    if busy:
+        raise Conflict(f"Image {image.pk} is already being embedded by job {busy[0]}.",
+                       code="already_running", details={"job": busy[0]})
+    return {"image": image.pk, "steps": data["steps"]}
+
+
+def active_jobs_on(team: Team, job_type: str, parameter: str, value: int) -> list[int]:
+    """Ids of the team's queued or running jobs of ``job_type`` whose ``parameter`` is ``value``."""
+    jobs = Job.objects.filter(team=team, type=job_type, status__in=ACTIVE_STATUSES)
+    return [job.pk for job in jobs if job.parameters.get(parameter) == value]

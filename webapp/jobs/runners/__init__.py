@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from webapp.jobs.models import Job
+from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
 
 
@@ -21,10 +21,12 @@ class Runner:
     ``compute(job, hooks)`` may take minutes and must not write result records; it may write
     files under a name derived from the job id (a re-run then overwrites them). ``store(job,
     output)`` runs inside the transaction that marks the job succeeded and returns the job's
-    ``result`` links (JSON: ids and URLs of what it created). ``on_failure(job, message)``, when
-    given, records the failure on the domain object the job was filling (e.g. an image's status).
+    ``result`` links (JSON: ids of what it created or filled). ``on_start(job)`` and
+    ``on_stop(job, status, message)`` (failed or cancelled), when given, keep the domain object
+    the job works on in step (e.g. an image's latent status).
     """
 
     compute: Callable[[Job, JobHooks], Any]
     store: Callable[[Job, Any], dict[str, Any]]
-    on_failure: Callable[[Job, str], None] | None = None
+    on_start: Callable[[Job], None] | None = None
+    on_stop: Callable[[Job, JobStatus, str], None] | None = None

@@ -1,0 +1,78 @@
+"""Embed-image job: optimise an image's W+ latent (encoder start when the model has one) and store it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+
+from webapp.assets import services as assets
+from webapp.assets.models import Image
+from webapp.jobs.models import Job, JobStatus
+from webapp.jobs.progress import JobHooks
+from webapp.jobs.runners import Runner
+from webapp.jobs.runners.common import checked_model, latent_bytes, model_encoder, perceptual_distance
+
+
+@dataclass(frozen=True)
+class EmbedOutput:
+    """The best latent's file bytes, its reconstruction loss and quality figures."""
+
+    latent: bytes
+    reconstruction_loss: float
+    metrics: dict[str, Any]
+
+
+def compute(job: Job, hooks: JobHooks) -> EmbedOutput:
+    """Run the engine's embedding on the image's normalized pixels."""
+    from editing_engine.embedding import embed_image
+
+    image = Image.objects.select_related("model").get(pk=job.parameters["image"])
+    loaded = checked_model(image.model)
+    encoder = model_encoder(image.model, loaded)
+    perceptual = perceptual_distance(loaded)
+    with PILImage.open(image.normalized.path) as stored:
+        pixels = np.asarray(stored.convert("RGB"))
+    steps = int(job.parameters["steps"])
+    result = embed_image(loaded.generator, encoder, pixels, steps=steps, perceptual=perceptual,
+                         progress=hooks.progress, should_cancel=hooks.should_cancel)
+    reconstruction = float(result.reconstruction_losses[result.best_step])
+    metrics = {
+        "psnr": round(result.psnr, 3),
+        "best_step": result.best_step,
+        "steps": steps,
+        "encoder": encoder is not None,
+        "perceptual": "discriminator" if perceptual is not None else "none",
+    }
+    latent = latent_bytes(result.ws, loaded.weights_hash, {"image": image.pk, "job": job.pk, **metrics})
+    return EmbedOutput(latent=latent, reconstruction_loss=reconstruction, metrics=metrics)
+
+
+def store(job: Job, output: EmbedOutput) -> dict[str, Any]:
+    """Store the latent and its quality on the image."""
+    image = Image.objects.select_related("model", "team").get(pk=job.parameters["image"])
+    assets.store_latent(image, output.latent, output.reconstruction_loss, output.metrics)
+    return {"image": image.pk}
+
+
+def on_start(job: Job) -> None:
+    """Show the image's latent as being computed."""
+    image = Image.objects.filter(pk=job.parameters["image"]).first()
+    if image is not None:
+        assets.set_image_status(image, Image.Status.PROCESSING)
+
+
+def on_stop(job: Job, status: JobStatus, message: str) -> None:
+    """A failed embedding marks the image failed; a cancelled one restores its previous state."""
+    image = Image.objects.filter(pk=job.parameters["image"]).first()
+    if image is None:
+        return
+    if status == JobStatus.FAILED:
+        assets.set_image_status(image, Image.Status.FAILED, message)
+    else:
+        assets.set_image_status(image, Image.Status.READY if image.latent else Image.Status.PENDING)
+
+
+RUNNER = Runner(compute=compute, store=store, on_start=on_start, on_stop=on_stop)
