@@ -1,7 +1,8 @@
 """StyleGAN2 generator in plain PyTorch (no custom CUDA ops).
 
 Parameter names and storage conventions follow NVIDIA's stylegan2-ada-pytorch so that
-checkpoints map one-to-one: equalized learning rate is applied at run time (weights are
+checkpoints map by name (upsampling conv weights are stored flipped there; the importer
+flips them, see docs/checkpoints.md): equalized learning rate is applied at run time (weights are
 stored as N(0, 1) / lr_multiplier), modulated convolutions demodulate their weights, the
 4x4 input is a learned constant and RGB is accumulated through a toRGB skip path.
 
@@ -99,11 +100,15 @@ def lowpass_filter(device: torch.device | None = None) -> torch.Tensor:
     return kernel / kernel.sum()
 
 
-def upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Upsample by 2 with zero insertion followed by the low-pass ``kernel`` (gain 4)."""
+def upsample2x(x: torch.Tensor, kernel: torch.Tensor, keep_border: bool = False) -> torch.Tensor:
+    """Upsample by 2 with zero insertion followed by the low-pass ``kernel`` (gain 4).
+
+    The result is ``2H x 2W``; with ``keep_border`` it is the full ``(2H+2) x (2W+2)`` filter
+    response, which an unpadded 3x3 conv then brings back to ``2H`` exactly as StyleGAN2 does.
+    """
     channels = x.shape[1]
     weight = (kernel * 4).to(x.dtype)[None, None].expand(channels, 1, *kernel.shape)
-    return F.conv_transpose2d(x, weight, stride=2, padding=1, groups=channels)
+    return F.conv_transpose2d(x, weight, stride=2, padding=0 if keep_border else 1, groups=channels)
 
 
 class FullyConnected(nn.Module):
@@ -208,8 +213,8 @@ class SynthesisLayer(nn.Module):
         """Apply the layer to ``x`` with style vector ``w [B, w_dim]``."""
         styles = self.affine(w)
         if self.up:
-            x = upsample2x(x, self.resample_filter)
-        x = modulated_conv2d(x, self.weight, styles, demodulate=True, padding=1)
+            x = upsample2x(x, self.resample_filter, keep_border=True)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=True, padding=0 if self.up else 1)
         if noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution,
                                 device=x.device, dtype=x.dtype)
