@@ -62,7 +62,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "webapp.preview",
+    "webapp.teams",
+    "webapp.assets",
+    "webapp.annotations",
+    "webapp.jobs",
 ]
 
 MIDDLEWARE = [
@@ -164,6 +172,34 @@ JOBS_PROGRESS_EVERY_STEPS = 5
 JOBS_PROGRESS_EVERY_SECONDS = 1.0
 JOBS_CANCEL_POLL_SECONDS = 0.5
 JOBS_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 30, CELERY_TASK_TIME_LIMIT * 9 // 10)
+
+# REST API (docs/api.md): token auth for scripts, session auth for the browser, one error shape.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "webapp.api.pagination.Pagination",
+    "EXCEPTION_HANDLER": "webapp.api.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PartEdit API",
+    "DESCRIPTION": "Teams, models, images, annotations, the edit-vector library and edit sessions.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Uploads: photos over either limit are refused with 413 before their pixels are decoded.
+PARTEDIT_MAX_UPLOAD_BYTES = int(os.environ.get("PARTEDIT_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
+PARTEDIT_MAX_UPLOAD_PIXELS = int(os.environ.get("PARTEDIT_MAX_UPLOAD_PIXELS", str(40_000_000)))
+# A new team gets the model at PARTEDIT_MODEL_PATH registered (manage.py register_demo_model does it later).
+PARTEDIT_REGISTER_MODEL_FOR_NEW_TEAMS = env_bool("PARTEDIT_REGISTER_MODEL_FOR_NEW_TEAMS", True)
 
 LOGGING = {
     "version": 1,

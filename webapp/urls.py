@@ -7,5 +7,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("webapp.api.urls")),
     path("", include("webapp.preview.urls")),
 ]

@@ -1,0 +1,120 @@
+"""Fixtures of the webapp tests: real users, teams, models and images in the test database."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+from PIL import Image as PILImage
+from rest_framework.test import APIClient
+
+from webapp.assets.models import GeneratorModel, Image, PartLabel
+from webapp.assets.uploads import encode_png
+from webapp.teams.models import Membership, Role, Team
+
+RESOLUTION = 16
+LABELS = [("background", "#000000"), ("skin", "#e6b48c"), ("eyes", "#fafafa"), ("mouth", "#5a143c")]
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings: Any, tmp_path: Path) -> Path:
+    """Every test stores files in its own MEDIA_ROOT; new teams get no model unless a test asks."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PARTEDIT_REGISTER_MODEL_FOR_NEW_TEAMS = False
+    return settings.MEDIA_ROOT
+
+
+def png_bytes(
+    size: tuple[int, int] = (40, 30), colour: tuple[int, int, int] = (200, 30, 30), fmt: str = "PNG"
+) -> bytes:
+    """An encoded RGB test photo."""
+    buffer = io.BytesIO()
+    PILImage.new("RGB", size, colour).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def mask_png(values: np.ndarray, mode: str = "L") -> bytes:
+    """A label-index mask encoded as PNG (mode L, or P with an arbitrary palette)."""
+    image = PILImage.fromarray(values.astype(np.uint8), mode="L")
+    if mode == "P":
+        image = image.convert("P")
+        image.putpalette([v for i in range(256) for v in (i, 255 - i, i // 2)])
+    return encode_png(image)
+
+
+@pytest.fixture
+def make_user() -> Callable[[str], Any]:
+    """Create a user with password ``pw``."""
+
+    def make(username: str) -> Any:
+        return get_user_model().objects.create_user(username=username, password="pw")
+
+    return make
+
+
+@pytest.fixture
+def make_team() -> Callable[..., Team]:
+    """Create a team with ``members`` as {user: role}."""
+
+    def make(name: str, members: dict[Any, str] | None = None) -> Team:
+        team = Team.objects.create(name=name, slug=name.lower().replace(" ", "-"))
+        for user, role in (members or {}).items():
+            Membership.objects.create(team=team, user=user, role=role)
+        return team
+
+    return make
+
+
+@pytest.fixture
+def make_model() -> Callable[..., GeneratorModel]:
+    """Create a 16 px generator model row with a four-label taxonomy (no weights needed)."""
+
+    def make(team: Team, weights_hash: str = "a" * 64, **fields: Any) -> GeneratorModel:
+        model = GeneratorModel.objects.create(
+            team=team,
+            name=fields.pop("name", "tiny"),
+            path="/nonexistent",
+            config={"resolution": RESOLUTION},
+            resolution=RESOLUTION,
+            num_ws=6,
+            w_dim=8,
+            weights_hash=weights_hash,
+            **fields,
+        )
+        PartLabel.objects.bulk_create(
+            PartLabel(model=model, index=i, name=name, colour=colour)
+            for i, (name, colour) in enumerate(LABELS)
+        )
+        return model
+
+    return make
+
+
+@pytest.fixture
+def make_image(make_model: Callable[..., GeneratorModel]) -> Callable[..., Image]:
+    """Create an uploaded image through the service (as the model team's first owner)."""
+    from webapp.assets.services import create_uploaded_image
+
+    def make(model: GeneratorModel, name: str = "photo") -> Image:
+        owner = model.team.memberships.get(role=Role.OWNER).user
+        return create_uploaded_image(owner, model, png_bytes(), name)
+
+    return make
+
+
+@pytest.fixture
+def client_for() -> Callable[[Any], APIClient]:
+    """An API client signed in as ``user`` (None: anonymous)."""
+
+    def make(user: Any) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make

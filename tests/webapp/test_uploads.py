@@ -1,0 +1,196 @@
+"""Photo uploads: content sniffing, limits, EXIF orientation, crop, normalization, malformed files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from tests.webapp.conftest import RESOLUTION, png_bytes
+from webapp.assets.models import Image
+from webapp.assets.storage import media_path
+from webapp.teams.models import Role
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setup(make_user: Any, make_team: Any, make_model: Any, client_for: Any) -> Any:
+    """An editor's client and a model of their team."""
+    editor = make_user("editor")
+    model = make_model(make_team("Lab", {editor: Role.EDITOR}))
+    return client_for(editor), model
+
+
+def upload(client: Any, model: Any, data: bytes, filename: str = "photo.png", **fields: Any) -> Any:
+    """POST a photo to the upload endpoint."""
+    file = io.BytesIO(data)
+    file.name = filename
+    return client.post("/api/images/", {"model": model.pk, "file": file, **fields}, format="multipart")
+
+
+def stored_files(media_root: Path) -> list[Path]:
+    """Every file under MEDIA_ROOT."""
+    return [path for path in media_root.rglob("*") if path.is_file()] if media_root.exists() else []
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_upload_keeps_the_original_and_normalizes_a_centred_square(setup: Any, fmt: str) -> None:
+    client, model = setup
+    data = png_bytes((60, 40), fmt=fmt)
+
+    response = upload(client, model, data, "photo.bin", name="a photo")
+
+    assert response.status_code == 201, response.json()
+    image = Image.objects.get(pk=response.json()["id"])
+    assert media_path(image.original.name).read_bytes() == data
+    assert image.original_format == fmt and (image.original_width, image.original_height) == (60, 40)
+    assert image.crop_box == [10, 0, 50, 40]
+    normalized = PILImage.open(media_path(image.normalized.name))
+    assert (
+        normalized.format == "PNG"
+        and normalized.size == (RESOLUTION, RESOLUTION)
+        and normalized.mode == "RGB"
+    )
+    assert image.status == "pending" and image.source == "upload" and image.name == "a photo"
+
+
+def test_crop_box_chooses_the_region(setup: Any) -> None:
+    client, model = setup
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[:, 30:] = 255
+    buffer = io.BytesIO()
+    PILImage.fromarray(photo).save(buffer, format="PNG")
+
+    response = upload(client, model, buffer.getvalue(), crop_x=30, crop_y=5, crop_size=30)
+
+    image = Image.objects.get(pk=response.json()["id"])
+    assert image.crop_box == [30, 5, 60, 35]
+    assert np.asarray(PILImage.open(media_path(image.normalized.name))).min() == 255
+
+
+@pytest.mark.parametrize(
+    "crop",
+    [
+        {"crop_x": 0, "crop_y": 0},
+        {"crop_x": 50, "crop_y": 0, "crop_size": 20},
+        {"crop_x": -1, "crop_y": 0, "crop_size": 20},
+        {"crop_x": 0, "crop_y": 0, "crop_size": 8},
+    ],
+)
+def test_invalid_crop_boxes_are_refused(setup: Any, crop: dict[str, int], media_root: Path) -> None:
+    client, model = setup
+
+    response = upload(client, model, png_bytes((60, 40)), **crop)
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_crop"
+    assert stored_files(media_root) == [] and not Image.objects.exists()
+
+
+def test_exif_orientation_is_applied(setup: Any) -> None:
+    client, model = setup
+    photo = PILImage.new("RGB", (60, 40), (10, 10, 10))
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", exif=exif.tobytes())
+
+    response = upload(client, model, buffer.getvalue())
+
+    body = response.json()
+    assert (body["original_width"], body["original_height"]) == (40, 60)
+    assert body["crop_box"] == [0, 10, 40, 50]
+
+
+def truncated_png() -> bytes:
+    """A PNG cut off in the middle of its pixel data."""
+    data = png_bytes((64, 64), (1, 2, 3))
+    noisy = PILImage.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    buffer = io.BytesIO()
+    noisy.save(buffer, format="PNG")
+    data = buffer.getvalue()
+    return data[: len(data) // 2]
+
+
+def huge_png_header(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb's shape)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "status", "code"),
+    [
+        (truncated_png(), "photo.png", 400, "unreadable_image"),
+        (b"GIF89a" + b"\0" * 100, "photo.png", 400, "unreadable_image"),
+        (b"#!/bin/sh\necho hi\n", "photo.jpg", 400, "unreadable_image"),
+        (b"", "photo.png", 400, "invalid"),
+        (huge_png_header(10_000, 10_000), "photo.png", 413, "too_many_pixels"),
+        (huge_png_header(100_000, 100_000), "photo.png", 413, "too_many_pixels"),
+    ],
+    ids=["truncated", "gif-not-allowed", "script-named-jpg", "empty", "bomb-100mp", "bomb-10gp"],
+)
+def test_malformed_uploads_are_refused_and_nothing_is_stored(
+    setup: Any, media_root: Path, data: bytes, filename: str, status: int, code: str
+) -> None:
+    client, model = setup
+
+    response = upload(client, model, data, filename)
+
+    assert response.status_code == status, response.json()
+    assert response.json()["error"]["code"] == code
+    assert stored_files(media_root) == [] and not Image.objects.exists()
+
+
+def test_size_limit(setup: Any, settings: Any) -> None:
+    client, model = setup
+    settings.PARTEDIT_MAX_UPLOAD_BYTES = 100
+
+    response = upload(client, model, png_bytes((200, 200)))
+
+    assert response.status_code == 413 and response.json()["error"]["code"] == "file_too_large"
+
+
+def test_pixel_limit_is_a_setting(setup: Any, settings: Any) -> None:
+    client, model = setup
+    settings.PARTEDIT_MAX_UPLOAD_PIXELS = 60 * 40 - 1
+
+    assert upload(client, model, png_bytes((60, 40))).status_code == 413
+
+
+def test_a_failed_upload_leaves_earlier_images_intact(setup: Any, media_root: Path) -> None:
+    client, model = setup
+    first = upload(client, model, png_bytes()).json()
+    before = {path: path.read_bytes() for path in stored_files(media_root)}
+
+    upload(client, model, truncated_png())
+
+    assert {path: path.read_bytes() for path in stored_files(media_root)} == before
+    assert list(Image.objects.values_list("pk", flat=True)) == [first["id"]]
+
+
+def test_transparent_pixels_become_white(setup: Any) -> None:
+    client, model = setup
+    buffer = io.BytesIO()
+    PILImage.new("RGBA", (16, 16), (0, 0, 0, 0)).save(buffer, format="PNG")
+
+    image = Image.objects.get(pk=upload(client, model, buffer.getvalue()).json()["id"])
+
+    assert np.asarray(PILImage.open(media_path(image.normalized.name))).min() == 255

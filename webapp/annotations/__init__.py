@@ -1,0 +1,1 @@
+"""Immutable annotation versions (part masks), their export, and trained segmentation branches."""

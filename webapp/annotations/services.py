@@ -1,0 +1,139 @@
+"""Saving annotation versions (with optimistic concurrency) and recording segmentation branches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from webapp.assets import storage
+from webapp.assets.models import GeneratorModel, Image
+from webapp.errors import Conflict, InvalidInput
+from webapp.events import publish_after_commit
+from webapp.teams.permissions import Action, require
+
+from .masks import decode_mask, encode_mask, label_pixels
+from .models import AnnotationVersion, SegmentationBranch
+
+
+class StaleVersion(Conflict):
+    """A save was based on a version that is no longer current; ``current`` is the one that is."""
+
+    code = "stale_version"
+
+    def __init__(self, current: AnnotationVersion | None) -> None:
+        number = current.number if current else None
+        super().__init__(
+            f"This image's annotation has changed (current version: {number}); "
+            "load the current version, merge your changes and save again."
+        )
+        self.current = current
+
+
+def current_version(image: Image) -> AnnotationVersion | None:
+    """The latest annotation version of ``image``, or None if it has none."""
+    return image.annotation_versions.select_related("author").order_by("-number").first()
+
+
+def save_annotation_version(
+    user: Any, image: Image, mask: bytes, base_version: int | None, note: str = ""
+) -> AnnotationVersion:
+    """Save a new version of ``image``'s part mask, made from version ``base_version`` (None: first).
+
+    If ``base_version`` is not the current version the save is refused with ``StaleVersion``:
+    nobody's work is overwritten silently.
+    """
+    require(user, image.team, Action.ANNOTATE)
+    labels = list(image.model.labels.order_by("index").values_list("colour", flat=True))
+    values = decode_mask(mask, image.model.resolution, len(labels))
+    encoded = encode_mask(values, labels)
+    try:
+        with storage.new_files() as files, transaction.atomic():
+            # Locks the image row, so concurrent saves of one image queue up (PostgreSQL).
+            Image.objects.select_for_update().filter(pk=image.pk).first()
+            current = current_version(image)
+            if (current.number if current else None) != base_version:
+                raise StaleVersion(current)
+            version = AnnotationVersion.objects.create(
+                image=image,
+                number=(current.number if current else 0) + 1,
+                parent=current,
+                mask=files.write(storage.unique_name(f"teams/{image.team_id}/annotations", ".png"), encoded),
+                label_pixels=label_pixels(values),
+                note=note.strip()[:200],
+                author=user,
+            )
+            publish_after_commit(
+                f"image.{image.pk}",
+                {
+                    "type": "annotation.saved",
+                    "image_id": image.pk,
+                    "version": version.number,
+                    "version_id": version.pk,
+                    "author": user.get_username(),
+                },
+            )
+    except IntegrityError as error:
+        # Two saves of the same base raced past the lock (SQLite): the loser sees the winner.
+        raise StaleVersion(current_version(image)) from error
+    return version
+
+
+def register_segmentation_branch(
+    model: GeneratorModel,
+    weights: bytes,
+    trained_on: Iterable[AnnotationVersion],
+    metrics: dict[str, Any],
+    config: dict[str, Any] | None = None,
+    job: Any = None,
+    created_by: Any = None,
+    activate: bool = True,
+) -> SegmentationBranch:
+    """Record a trained branch (called by the training job); a re-run of a job returns its first record."""
+    if job is not None:
+        existing = SegmentationBranch.objects.filter(job=job).first()
+        if existing is not None:
+            return existing
+    versions = list(trained_on)
+    if any(version.image.model_id != model.pk for version in versions):
+        raise InvalidInput(
+            "A branch can only be trained on annotations of its own model.", code="wrong_model"
+        )
+    with storage.new_files() as files, transaction.atomic():
+        branch = SegmentationBranch.objects.create(
+            model=model,
+            weights=files.write(
+                storage.unique_name(f"teams/{model.team_id}/branches", ".safetensors"), weights
+            ),
+            config=config or {},
+            metrics=metrics,
+            job=job,
+            created_by=created_by,
+        )
+        branch.trained_on.set(versions)
+        if activate:
+            make_active(branch)
+    return branch
+
+
+def make_active(branch: SegmentationBranch) -> None:
+    """Make ``branch`` its model's one active branch (no permission check: jobs and operators)."""
+    with transaction.atomic():
+        SegmentationBranch.objects.filter(model=branch.model_id, is_active=True).exclude(pk=branch.pk).update(
+            is_active=False
+        )
+        branch.is_active = True
+        branch.save(update_fields=["is_active"])
+
+
+def activate_segmentation_branch(user: Any, branch: SegmentationBranch) -> SegmentationBranch:
+    """Make ``branch`` the one its model's editing uses (owners and editors)."""
+    require(user, branch.model.team, Action.EDIT)
+    make_active(branch)
+    return branch
+
+
+def active_branch(model: GeneratorModel) -> SegmentationBranch | None:
+    """The branch editing with ``model`` uses, or None before one is trained."""
+    return model.branches.filter(is_active=True).first()

@@ -1,0 +1,1 @@
+"""REST API wiring: routes, the one JSON error shape, pagination, schema and docs."""

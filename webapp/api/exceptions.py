@@ -1,0 +1,55 @@
+"""The one JSON error shape of the API: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from webapp.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The body of every error response."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _as_drf(exc: Exception) -> Exception:
+    """Translate Django's own exceptions into DRF's, keeping their messages."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound(str(exc) or None)
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    return exc
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Render any exception raised by an API view in the one error shape."""
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    exc = _as_drf(exc)
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
+        return Response(
+            error_body("server_error", "Something went wrong on the server; the error was logged."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    assert isinstance(exc, exceptions.APIException)
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body("invalid", "The request is invalid; see details.", exc.detail)
+    else:
+        codes = exc.get_codes()
+        body = error_body(codes if isinstance(codes, str) else exc.default_code, str(exc.detail))
+    response.data = body
+    return response

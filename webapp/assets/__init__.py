@@ -1,0 +1,1 @@
+"""Generator models with their part-label taxonomies, and images with their files and latents."""

@@ -1,0 +1,55 @@
+"""Operator admin for generator models, their labels, and images."""
+
+from django.contrib import admin
+
+from .models import GeneratorModel, Image, PartLabel
+
+
+class PartLabelInline(admin.TabularInline):
+    """The taxonomy, edited on the model's page (names and colours; indices are fixed)."""
+
+    model = PartLabel
+    extra = 0
+    readonly_fields = ["index"]
+    can_delete = False
+
+
+@admin.register(GeneratorModel)
+class GeneratorModelAdmin(admin.ModelAdmin):
+    """Registered models; register new ones with ``manage.py register_demo_model --path``."""
+
+    list_display = ["name", "team", "resolution", "weights_hash", "is_active", "created_at"]
+    list_filter = ["is_active", "team"]
+    search_fields = ["name", "weights_hash", "path"]
+    readonly_fields = ["config", "resolution", "num_ws", "w_dim", "weights_hash", "path", "created_at"]
+    inlines = [PartLabelInline]
+
+
+@admin.register(PartLabel)
+class PartLabelAdmin(admin.ModelAdmin):
+    """Every label of every model."""
+
+    list_display = ["model", "index", "name", "colour"]
+    list_filter = ["model"]
+    search_fields = ["name"]
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    """Images with their status; the files are linked, not editable."""
+
+    list_display = ["__str__", "team", "model", "source", "status", "embedding_error", "created_at"]
+    list_filter = ["status", "source", "team"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "original",
+        "normalized",
+        "latent",
+        "original_format",
+        "original_width",
+        "original_height",
+        "crop_box",
+        "created_at",
+        "updated_at",
+    ]
+    raw_id_fields = ["created_by"]

@@ -1,0 +1,89 @@
+"""JSON shapes of generator models, part labels and images."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from .models import GeneratorModel, Image, PartLabel
+
+
+class PartLabelSerializer(serializers.ModelSerializer):
+    """One label of a taxonomy."""
+
+    class Meta:
+        model = PartLabel
+        fields = ["index", "name", "colour"]
+
+
+class GeneratorModelSerializer(serializers.ModelSerializer):
+    """A registered generator with its ordered part-label taxonomy."""
+
+    labels = PartLabelSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = GeneratorModel
+        fields = [
+            "id",
+            "team",
+            "name",
+            "resolution",
+            "num_ws",
+            "w_dim",
+            "weights_hash",
+            "config",
+            "is_active",
+            "created_at",
+            "labels",
+        ]
+        read_only_fields = fields
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    """An image, with links to its files (downloads check permissions like every endpoint)."""
+
+    files = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = [
+            "id",
+            "team",
+            "model",
+            "name",
+            "source",
+            "seed",
+            "truncation_psi",
+            "original_format",
+            "original_width",
+            "original_height",
+            "crop_box",
+            "status",
+            "status_message",
+            "embedding_error",
+            "embedding_metrics",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "files",
+        ]
+        read_only_fields = [name for name in fields if name != "name"]
+
+    def get_files(self, image: Image) -> dict[str, str | None]:
+        """API paths of the image's original, normalized PNG and latent (None where absent)."""
+        links: dict[str, str | None] = {}
+        for kind in ("original", "normalized", "latent"):
+            stored = getattr(image, kind)
+            links[kind] = reverse("image-file", args=[image.pk, kind]) if stored else None
+        return links
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    """A photo upload: the file, the model to use and an optional square crop."""
+
+    model = serializers.IntegerField(help_text="Generator model id (it decides the team and resolution).")
+    file = serializers.FileField(help_text="PNG, JPEG or WebP; the type is read from the content.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    crop_x = serializers.IntegerField(required=False, allow_null=True, default=None)
+    crop_y = serializers.IntegerField(required=False, allow_null=True, default=None)
+    crop_size = serializers.IntegerField(required=False, allow_null=True, default=None)

@@ -1,0 +1,17 @@
+"""API routes of generator models and images (mounted under /api/)."""
+
+from django.urls import path, re_path
+
+from . import views
+
+urlpatterns = [
+    path("models/", views.GeneratorModelListView.as_view(), name="model-list"),
+    path("models/<int:pk>/", views.GeneratorModelDetailView.as_view(), name="model-detail"),
+    path("images/", views.ImageListView.as_view(), name="image-list"),
+    path("images/<int:pk>/", views.ImageDetailView.as_view(), name="image-detail"),
+    re_path(
+        r"^images/(?P<pk>[0-9]+)/(?P<kind>original|normalized|latent)/$",
+        views.ImageFileView.as_view(),
+        name="image-file",
+    ),
+]

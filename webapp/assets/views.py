@@ -1,0 +1,133 @@
+"""Thin REST views over the asset services; permissions come from ``teams.permissions``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webapp.api.files import stored_file_response
+from webapp.api.filters import Filters, as_bool, filter_by_params
+from webapp.errors import PayloadTooLarge
+from webapp.teams.permissions import Action, get_team_object_or_404, visible_to
+
+from . import services
+from .models import GeneratorModel, Image
+from .serializers import GeneratorModelSerializer, ImageSerializer, ImageUploadSerializer
+
+MODEL_FILTERS: Filters = {"team": ("team_id", int), "active": ("is_active", as_bool)}
+IMAGE_FILTERS: Filters = {
+    "team": ("team_id", int),
+    "model": ("model_id", int),
+    "status": ("status", str),
+    "source": ("source", str),
+}
+FILE_TYPES = {"original": None, "normalized": "image/png", "latent": "application/octet-stream"}
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("team", int),
+        OpenApiParameter("active", bool),
+    ]
+)
+class GeneratorModelListView(generics.ListAPIView):
+    """Generator models of your teams (registered by operators)."""
+
+    serializer_class = GeneratorModelSerializer
+
+    def get_queryset(self) -> QuerySet[GeneratorModel]:
+        models = visible_to(self.request.user, GeneratorModel.objects.prefetch_related("labels"))
+        return filter_by_params(models, self.request, MODEL_FILTERS)
+
+
+class GeneratorModelDetailView(generics.RetrieveAPIView):
+    """One generator model with its taxonomy."""
+
+    serializer_class = GeneratorModelSerializer
+
+    def get_object(self) -> GeneratorModel:
+        return get_team_object_or_404(self.request.user, GeneratorModel, self.kwargs["pk"], Action.VIEW)
+
+
+class ImageListView(generics.ListAPIView):
+    """Images of your teams; upload a photo (owners and editors)."""
+
+    serializer_class = ImageSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Image]:
+        images = visible_to(self.request.user, Image.objects.all())
+        return filter_by_params(images, self.request, IMAGE_FILTERS)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("team", int),
+            OpenApiParameter("model", int),
+            OpenApiParameter("status", str, enum=Image.Status.values),
+            OpenApiParameter("source", str, enum=Image.Source.values),
+        ]
+    )
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        """List images."""
+        return self.list(request, *args, **kwargs)
+
+    @extend_schema(request=ImageUploadSerializer, responses={201: ImageSerializer})
+    def post(self, request: Request) -> Response:
+        """Upload a photo; it is cropped to a square and resized to the model's resolution."""
+        serializer = ImageUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        model = get_team_object_or_404(request.user, GeneratorModel, data["model"], Action.EDIT)
+        upload = data["file"]
+        if upload.size > settings.PARTEDIT_MAX_UPLOAD_BYTES:
+            raise PayloadTooLarge(
+                f"The file is {upload.size} bytes; the limit is {settings.PARTEDIT_MAX_UPLOAD_BYTES}.",
+                code="file_too_large",
+            )
+        image = services.create_uploaded_image(
+            request.user,
+            model,
+            upload.read(),
+            data["name"],
+            (data["crop_x"], data["crop_y"], data["crop_size"]),
+        )
+        return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
+
+
+class ImageDetailView(generics.RetrieveUpdateDestroyAPIView):
+    """One image; owners and editors rename or delete it."""
+
+    serializer_class = ImageSerializer
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_object(self) -> Image:
+        action = Action.VIEW if self.request.method in ("GET", "HEAD", "OPTIONS") else Action.EDIT
+        return get_team_object_or_404(self.request.user, Image, self.kwargs["pk"], action)
+
+    def perform_update(self, serializer: ImageSerializer) -> None:
+        services.rename_image(
+            self.request.user, serializer.instance, serializer.validated_data.get("name", "")
+        )
+
+    def perform_destroy(self, instance: Image) -> None:
+        services.delete_image(self.request.user, instance)
+
+
+class ImageFileView(APIView):
+    """Download one of an image's files: the original upload, the normalized PNG or the latent."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int, kind: str) -> FileResponse:
+        """The file, as an attachment."""
+        image = get_team_object_or_404(request.user, Image, pk, Action.VIEW)
+        stored = getattr(image, kind)
+        extension = stored.name.rsplit(".", 1)[-1] if stored else ""
+        return stored_file_response(stored, f"image-{image.pk}-{kind}.{extension}", FILE_TYPES[kind])

@@ -1,0 +1,1 @@
+"""Teams, memberships with roles, and the one permission module every entry point uses."""

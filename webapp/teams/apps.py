@@ -1,0 +1,11 @@
+"""Django app configuration of ``webapp.teams``."""
+
+from django.apps import AppConfig
+
+
+class TeamsConfig(AppConfig):
+    """Teams and memberships."""
+
+    name = "webapp.teams"
+    label = "teams"
+    default_auto_field = "django.db.models.BigAutoField"
