@@ -46,7 +46,8 @@ FeatureShape = tuple[int, int, int]
 BRANCH_CONFIG_FILE = "branch.json"
 BRANCH_WEIGHTS_FILE = "branch.safetensors"
 BRANCH_FORMAT = "partedit-branch/v1"
-DEFAULT_CHUNK_PIXELS = 16384
+DEFAULT_CHUNK_PIXELS = 4096
+DEFAULT_CHUNK_BYTES = 128 * 2**20
 
 
 class BranchError(ValueError):
@@ -196,25 +197,42 @@ class PixelSet:
         return cls(batch, rows, cols)
 
 
-def sample_bilinear(feature: torch.Tensor, pixels: PixelSet, resolution: int) -> torch.Tensor:
-    """Values ``[P, C]`` of ``feature [B, C, h, w]`` resampled to ``resolution``, read at ``pixels`` only."""
-    height, width = feature.shape[-2:]
+def channels_last(feature: torch.Tensor) -> torch.Tensor:
+    """``[B, C, h, w]`` -> contiguous ``[B, h, w, C]``, the layout ``gather_bilinear`` reads fast."""
+    return feature.permute(0, 2, 3, 1).contiguous()
+
+
+def gather_bilinear(feature_hwc: torch.Tensor, pixels: PixelSet, resolution: int) -> torch.Tensor:
+    """Values ``[P, C]`` of ``feature_hwc [B, h, w, C]`` resampled to ``resolution``, read at ``pixels``.
+
+    Equal (up to float rounding) to ``F.interpolate(..., mode="bilinear", align_corners=False)``
+    followed by indexing, without building the resampled map.
+    """
+    height, width = feature_hwc.shape[1:3]
+    b = pixels.batch
     if (height, width) == (resolution, resolution):
-        return feature[pixels.batch, :, pixels.rows, pixels.cols]
-    ty = linear_taps(height, resolution, feature.device)
-    tx = linear_taps(width, resolution, feature.device)
+        return feature_hwc[b, pixels.rows, pixels.cols]
+    ty = linear_taps(height, resolution, feature_hwc.device)
+    tx = linear_taps(width, resolution, feature_hwc.device)
     y0, y1 = ty.i0[pixels.rows], ty.i1[pixels.rows]
     x0, x1 = tx.i0[pixels.cols], tx.i1[pixels.cols]
-    wy0, wy1 = ty.w0[pixels.rows, None].to(feature.dtype), ty.w1[pixels.rows, None].to(feature.dtype)
-    wx0, wx1 = tx.w0[pixels.cols, None].to(feature.dtype), tx.w1[pixels.cols, None].to(feature.dtype)
-    b = pixels.batch
-    top = feature[b, :, y0, x0] * wx0 + feature[b, :, y0, x1] * wx1
-    bottom = feature[b, :, y1, x0] * wx0 + feature[b, :, y1, x1] * wx1
+    dtype = feature_hwc.dtype
+    wy0, wy1 = ty.w0[pixels.rows, None].to(dtype), ty.w1[pixels.rows, None].to(dtype)
+    wx0, wx1 = tx.w0[pixels.cols, None].to(dtype), tx.w1[pixels.cols, None].to(dtype)
+    top = feature_hwc[b, y0, x0] * wx0 + feature_hwc[b, y0, x1] * wx1
+    bottom = feature_hwc[b, y1, x0] * wx0 + feature_hwc[b, y1, x1] * wx1
     return top * wy0 + bottom * wy1
 
 
+def resize_bilinear(feature: torch.Tensor, resolution: int) -> torch.Tensor:
+    """``feature [B, C, h, w]`` resampled bilinearly (align_corners=False) to ``resolution``."""
+    if feature.shape[-2:] == (resolution, resolution):
+        return feature
+    return F.interpolate(feature, size=(resolution, resolution), mode="bilinear", align_corners=False)
+
+
 class MemberNorm(nn.Module):
-    """Per-member normalisation of ``[P, M, H]`` activations (BatchNorm or LayerNorm or identity)."""
+    """Per-member normalisation (BatchNorm, LayerNorm or identity) of pixel lists or image maps."""
 
     def __init__(self, kind: NormKind, members: int, width: int) -> None:
         super().__init__()
@@ -235,6 +253,32 @@ class MemberNorm(nn.Module):
             return F.layer_norm(x, (self.width,)) * self.weight + self.bias
         return x
 
+    def forward_image(self, x: torch.Tensor, members: slice) -> torch.Tensor:
+        """Normalise image maps ``[B, m*H, R, R]`` holding the units of the members in ``members``."""
+        if self.kind == "batch":
+            units = slice(members.start * self.width, members.stop * self.width)
+            bn = self.bn
+            assert bn.running_mean is not None and bn.running_var is not None
+            use_batch = self.training or not bn.track_running_stats
+            return F.batch_norm(
+                x,
+                bn.running_mean[units],
+                bn.running_var[units],
+                bn.weight[units],
+                bn.bias[units],
+                use_batch,
+                bn.momentum or 0.0,
+                bn.eps,
+            )
+        if self.kind == "layer":
+            grouped = x.reshape(x.shape[0], -1, self.width, *x.shape[2:])
+            mean = grouped.mean(dim=2, keepdim=True)
+            var = grouped.var(dim=2, unbiased=False, keepdim=True)
+            normed = (grouped - mean) * torch.rsqrt(var + 1e-5)
+            normed = normed * self.weight[members, :, None, None] + self.bias[members, :, None, None]
+            return normed.reshape(x.shape)
+        return x
+
 
 class SegmentationBranch(nn.Module):
     """Ensemble of independent per-pixel MLPs over all synthesis features (see module docstring)."""
@@ -243,6 +287,7 @@ class SegmentationBranch(nn.Module):
         super().__init__()
         self.config = config
         self.chunk_pixels = DEFAULT_CHUNK_PIXELS
+        self.chunk_bytes = DEFAULT_CHUNK_BYTES
         members, widths = config.num_members, config.hidden_widths
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         first = widths[0]
@@ -295,48 +340,93 @@ class SegmentationBranch(nn.Module):
             x = torch.einsum("pmi,moi->pmo", x, weight) + bias
         return x.transpose(0, 1)
 
+    def tail_image(self, hidden: torch.Tensor, members: slice) -> torch.Tensor:
+        """``tail`` on image maps: ``[B, m*h1, R, R]`` of ``members`` -> logits ``[B, m, L, R, R]``."""
+        x = hidden
+        count = members.stop - members.start
+        for norm, weight, bias in zip(self.norms, self.weights, self.biases, strict=True):
+            assert isinstance(norm, MemberNorm)
+            x = norm.forward_image(F.relu(x), members)
+            w = weight[members]
+            x = F.conv2d(x, w.reshape(-1, w.shape[2], 1, 1), bias[members].reshape(-1), groups=count)
+        return x.reshape(x.shape[0], count, self.config.num_labels, *x.shape[2:])
+
     def logits_from_pixel_features(self, pixel_features: torch.Tensor) -> torch.Tensor:
         """Member logits ``[M, P, L]`` for explicit pixel features ``[P, C]`` (reference path)."""
         return self.tail(self.first_layer_from_pixel_features(pixel_features))
 
-    def _groups(
-        self, features: Sequence[torch.Tensor], pixels_per_image: int
-    ) -> tuple[list[torch.Tensor], list[int]]:
-        """First layer (no bias) at native size, summed per size, for sizes smaller than the pixel set.
+    def _tap_weight(self, index: int, units: slice | None = None) -> torch.Tensor:
+        """First-layer weight of feature tap ``index`` as a 1x1 conv kernel ``[units, C_k, 1, 1]``."""
+        weight = self.first_weight[:, self._channel_slices[index]]
+        if units is not None:
+            weight = weight[units]
+        return weight[:, :, None, None]
 
-        Returns the projected maps ``[B, M*h1, h, w]`` and the indices of the taps that are instead
-        read at the evaluated pixels (those at output size or with more pixels than evaluated).
+    def _image_logits(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Member logits ``[B, M, L, R, R]`` for every pixel, a few members at a time.
+
+        Taps smaller than the output are projected by the first layer at native size (summed per
+        size) and the projection is resampled; larger or equal taps are resampled, then projected.
         """
+        resolution, first = self.config.resolution, self.config.hidden_widths[0]
+        batch = features[0].shape[0]
+        per_member = batch * first * resolution * resolution * features[0].element_size()
+        step = max(1, min(self.config.num_members, self.chunk_bytes // max(per_member, 1)))
+        outputs = []
+        for start in range(0, self.config.num_members, step):
+            members = slice(start, min(start + step, self.config.num_members))
+            units = slice(members.start * first, members.stop * first)
+            hidden = self.first_bias[units].reshape(1, -1, 1, 1)
+            by_size: dict[tuple[int, int], torch.Tensor] = {}
+            for index, feature in enumerate(features):
+                height, width = feature.shape[-2:]
+                if height * width < resolution * resolution:
+                    projected = F.conv2d(feature, self._tap_weight(index, units))
+                    key = (height, width)
+                    by_size[key] = projected if key not in by_size else by_size[key] + projected
+                else:
+                    hidden = hidden + F.conv2d(
+                        resize_bilinear(feature, resolution), self._tap_weight(index, units)
+                    )
+            for projected in by_size.values():
+                hidden = hidden + resize_bilinear(projected, resolution)
+            outputs.append(self.tail_image(hidden, members))
+        return torch.cat(outputs, dim=1)
+
+    def _pixel_logits(self, features: Sequence[torch.Tensor], pixels: PixelSet, batch: int) -> torch.Tensor:
+        """Member logits ``[M, P, L]`` at ``pixels`` only.
+
+        Taps with fewer native pixels than are evaluated per image are projected at native size
+        (summed per size) and the projection is read at the pixels; the others are read at the
+        pixels and projected there.
+        """
+        resolution = self.config.resolution
+        per_image = max(1, math.ceil(len(pixels) / batch))
         by_size: dict[tuple[int, int], torch.Tensor] = {}
-        direct: list[int] = []
+        direct: list[tuple[int, torch.Tensor]] = []
         for index, feature in enumerate(features):
             height, width = feature.shape[-2:]
-            if (height, width) == (self.config.resolution,) * 2 or height * width >= pixels_per_image:
-                direct.append(index)
-                continue
-            weight = self.first_weight[:, self._channel_slices[index]]
-            projected = torch.einsum("bchw,oc->bohw", feature, weight)
-            key = (height, width)
-            by_size[key] = projected if key not in by_size else by_size[key] + projected
-        return list(by_size.values()), direct
-
-    def _member_logits_at(
-        self,
-        features: Sequence[torch.Tensor],
-        projected: list[torch.Tensor],
-        direct: list[int],
-        pixels: PixelSet,
-    ) -> torch.Tensor:
-        """Member logits ``[M, P, L]`` at ``pixels`` from precomputed projections plus direct taps."""
-        resolution = self.config.resolution
-        hidden = self.first_bias.expand(len(pixels), -1)
-        for proj in projected:
-            hidden = hidden + sample_bilinear(proj, pixels, resolution)
-        for index in direct:
-            values = sample_bilinear(features[index], pixels, resolution)
-            hidden = hidden + F.linear(values, self.first_weight[:, self._channel_slices[index]])
+            if height * width < per_image and (height, width) != (resolution, resolution):
+                projected = F.conv2d(feature, self._tap_weight(index))
+                key = (height, width)
+                by_size[key] = projected if key not in by_size else by_size[key] + projected
+            else:
+                direct.append((index, channels_last(feature)))
+        projections = [channels_last(p) for p in by_size.values()]
         members, first = self.config.num_members, self.config.hidden_widths[0]
-        return self.tail(hidden.reshape(-1, members, first))
+        chunks = []
+        for start in range(0, len(pixels), self.chunk_pixels):
+            part = pixels.slice(start, start + self.chunk_pixels)
+            hidden = self.first_bias.expand(len(part), -1)
+            for projected in projections:
+                hidden = hidden + gather_bilinear(projected, part, resolution)
+            for index, feature_hwc in direct:
+                values = gather_bilinear(feature_hwc, part, resolution)
+                hidden = hidden + F.linear(values, self.first_weight[:, self._channel_slices[index]])
+            chunks.append(self.tail(hidden.reshape(-1, members, first)))
+        if not chunks:
+            return features[0].new_zeros(members, 0, self.config.num_labels)
+        return torch.cat(chunks, dim=1)
 
     # --- public evaluation -----------------------------------------------------------------
 
@@ -348,32 +438,16 @@ class SegmentationBranch(nn.Module):
         Masked pixels come in row-major (b, y, x) order, i.e. ``pixel_mask.nonzero()`` order.
         """
         self.check_features(features)
+        if pixel_mask is None:
+            return self._image_logits(features)
         batch = features[0].shape[0]
         resolution = self.config.resolution
-        if pixel_mask is not None:
-            if pixel_mask.shape != (batch, resolution, resolution) or pixel_mask.dtype != torch.bool:
-                raise BranchError(
-                    f"pixel_mask must be a bool [{batch}, {resolution}, {resolution}] tensor, "
-                    f"got {pixel_mask.dtype} {list(pixel_mask.shape)}"
-                )
-            pixels = PixelSet.from_mask(pixel_mask.to(features[0].device))
-            per_image = max(1, math.ceil(len(pixels) / batch))
-        else:
-            grid = torch.ones(batch, resolution, resolution, dtype=torch.bool, device=features[0].device)
-            pixels = PixelSet.from_mask(grid)
-            per_image = resolution * resolution
-        projected, direct = self._groups(features, per_image)
-        chunks = [
-            self._member_logits_at(
-                features, projected, direct, pixels.slice(start, start + self.chunk_pixels)
+        if pixel_mask.shape != (batch, resolution, resolution) or pixel_mask.dtype != torch.bool:
+            raise BranchError(
+                f"pixel_mask must be a bool [{batch}, {resolution}, {resolution}] tensor, "
+                f"got {pixel_mask.dtype} {list(pixel_mask.shape)}"
             )
-            for start in range(0, len(pixels), self.chunk_pixels)
-        ]
-        members, labels = self.config.num_members, self.config.num_labels
-        logits = torch.cat(chunks, dim=1) if chunks else features[0].new_zeros(members, 0, labels)
-        if pixel_mask is not None:
-            return logits
-        return logits.reshape(members, batch, resolution, resolution, labels).permute(1, 0, 4, 2, 3)
+        return self._pixel_logits(features, PixelSet.from_mask(pixel_mask.to(features[0].device)), batch)
 
     def log_probs(
         self, features: Sequence[torch.Tensor], pixel_mask: torch.Tensor | None = None
@@ -506,6 +580,7 @@ def train_branch(
             f"labels must lie in [0, {config.num_labels}), "
             f"got [{int(cache.labels.min())}, {int(cache.labels.max())}]"
         )
+    features_hwc = [channels_last(f) for f in cache.features]
     rng = torch.Generator().manual_seed(seed)
     members, resolution = config.num_members, config.resolution
     num_images = cache.labels.shape[0]
@@ -520,7 +595,7 @@ def train_branch(
         pixels = PixelSet(
             flat // (resolution * resolution), (flat // resolution) % resolution, flat % resolution
         )
-        pixel_features = torch.cat([sample_bilinear(f, pixels, resolution) for f in cache.features], dim=1)
+        pixel_features = torch.cat([gather_bilinear(f, pixels, resolution) for f in features_hwc], dim=1)
         member_features = pixel_features.reshape(members, pixels_per_step, -1)
         logits = branch.tail(branch.first_layer_from_pixel_features(member_features))
         targets = flat_labels[flat].reshape(members, pixels_per_step)

@@ -58,6 +58,11 @@ def make_branch(
                     module.running_var.uniform_(0.5, 2.0)
                     module.weight.uniform_(0.5, 1.5)
                     module.bias.uniform_(-0.2, 0.2)
+    if norm == "layer":
+        with torch.no_grad():
+            for module in branch.norms:
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
     return branch.eval()
 
 
@@ -102,9 +107,16 @@ def test_low_memory_logits_equal_naive(generator: Generator, norm: str) -> None:
 
 def test_low_memory_logits_equal_naive_with_small_chunks(generator: Generator) -> None:
     branch = make_branch(generator.config)
+    branch.chunk_bytes = 1  # one member at a time
     branch.chunk_pixels = 37
+    mask = torch.ones(2, 16, 16, dtype=torch.bool)
     _, features = features_for(generator)
-    torch.testing.assert_close(branch.logits(features), naive_logits(branch, features), rtol=1e-4, atol=1e-4)
+    expected = naive_logits(branch, features)
+    torch.testing.assert_close(branch.logits(features), expected, rtol=1e-4, atol=1e-4)
+    masked = branch.logits(features, pixel_mask=mask)
+    torch.testing.assert_close(
+        masked, expected.permute(1, 0, 3, 4, 2).reshape(3, -1, 4), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_low_memory_logits_equal_naive_when_branch_resolution_differs(generator: Generator) -> None:
@@ -113,9 +125,10 @@ def test_low_memory_logits_equal_naive_when_branch_resolution_differs(generator:
     torch.testing.assert_close(branch.logits(features), naive_logits(branch, features), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("norm", ["batch", "layer"])
 @pytest.mark.parametrize("fraction", [0.02, 0.5])
-def test_masked_logits_equal_naive_at_the_mask(generator: Generator, fraction: float) -> None:
-    branch = make_branch(generator.config)
+def test_masked_logits_equal_naive_at_the_mask(generator: Generator, fraction: float, norm: str) -> None:
+    branch = make_branch(generator.config, norm=norm)
     _, features = features_for(generator)
     mask = torch.rand(2, 16, 16, generator=torch.Generator().manual_seed(3)) < fraction
     mask[0, 0, 0] = True
@@ -166,7 +179,7 @@ def test_predict_probabilities_and_uncertainty(generator: Generator) -> None:
 
 
 def test_uncertainty_is_zero_when_members_agree(generator: Generator) -> None:
-    branch = make_branch(generator.config, norm="layer", members=3)
+    branch = make_branch(generator.config, norm="layer", members=3).requires_grad_(False)
     with torch.no_grad():
         for parameter in [branch.first_weight, branch.first_bias]:
             rows = parameter.reshape(3, -1, *parameter.shape[1:])
