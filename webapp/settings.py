@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "webapp.teams",
     "webapp.assets",
     "webapp.annotations",
+    "webapp.library",
+    "webapp.editsessions",
     "webapp.jobs",
 ]
 

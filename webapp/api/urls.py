@@ -13,5 +13,7 @@ urlpatterns = [
     path("", include("webapp.teams.urls")),
     path("", include("webapp.assets.urls")),
     path("", include("webapp.annotations.urls")),
+    path("", include("webapp.library.urls")),
+    path("", include("webapp.editsessions.urls")),
     path("", include("webapp.jobs.urls")),
 ]

@@ -1,0 +1,52 @@
+"""Operator admin for edit sessions and their stacks."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import EditSession, StackEntry
+
+
+class StackEntryInline(admin.TabularInline):
+    """The stack, shown on the session's page (read-only: it changes through the app)."""
+
+    model = StackEntry
+    extra = 0
+    can_delete = False
+    readonly_fields = [
+        "position",
+        "kind",
+        "vector",
+        "scale",
+        "mask",
+        "result_vector",
+        "created_by",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(EditSession)
+class EditSessionAdmin(admin.ModelAdmin):
+    """Sessions with their stacks."""
+
+    list_display = ["__str__", "image", "revision", "created_by", "updated_at"]
+    list_filter = ["image__team"]
+    search_fields = ["title", "image__name"]
+    readonly_fields = ["image", "revision", "created_by", "created_at", "updated_at"]
+    filter_horizontal = ["participants"]
+    inlines = [StackEntryInline]
+
+
+@admin.register(StackEntry)
+class StackEntryAdmin(admin.ModelAdmin):
+    """Every stack entry (read-only)."""
+
+    list_display = ["__str__", "kind", "vector", "scale", "created_at"]
+    list_filter = ["kind"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

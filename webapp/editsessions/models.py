@@ -1,0 +1,75 @@
+"""An edit session on one image: who takes part and the ordered stack of edits, with a revision."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from webapp.assets.models import Image
+from webapp.library.models import EditVector
+
+
+class EditSession(models.Model):
+    """A shared editing session of an image; every stack change bumps ``revision``."""
+
+    TEAM_PATH = "image__team"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="edit_sessions")
+    title = models.CharField(max_length=200, blank=True)
+    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="edit_sessions", blank=True)
+    revision = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title or f"session {self.pk} on {self.image}"
+
+
+class StackEntry(models.Model):
+    """One edit in a session's stack: a library vector at a scale, or an edited part mask."""
+
+    TEAM_PATH = "session__image__team"
+
+    class Kind(models.TextChoices):
+        VECTOR = "vector", "Vector at a scale"
+        MASK_EDIT = "mask_edit", "Edited part mask"
+
+    session = models.ForeignKey(EditSession, on_delete=models.CASCADE, related_name="entries")
+    position = models.PositiveIntegerField(help_text="0 for the first edit applied.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    vector = models.ForeignKey(
+        EditVector, on_delete=models.PROTECT, null=True, blank=True, related_name="stack_entries"
+    )
+    scale = models.FloatField(null=True, blank=True)
+    mask = models.FileField(blank=True, help_text="The edited label map (indexed PNG) of a mask edit.")
+    result_vector = models.ForeignKey(
+        EditVector,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The vector an optimisation made from this mask edit.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session_id", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="vector", vector__isnull=False, scale__isnull=False))
+                | (models.Q(kind="mask_edit", vector__isnull=True) & ~models.Q(mask="")),
+                name="stack_entry_matches_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.kind} in {self.session}"

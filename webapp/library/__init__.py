@@ -1,0 +1,1 @@
+"""The team library of edit vectors: files, provenance, tags, scales, usage."""
