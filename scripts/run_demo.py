@@ -37,7 +37,8 @@ def demo_environment(redis_url: str) -> dict[str, str]:
 def run(port: int) -> int:
     """Start the stack, print the URL, and supervise until interrupted or a child exits."""
     processes: list[StackProcess] = []
-    # SIGTERM stops the demo like Ctrl-C does.
+    # Ctrl-C and SIGTERM both stop the demo, even when started with SIGINT ignored (e.g. with `&`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         redis_url = os.environ.get("REDIS_URL", "")
