@@ -14,9 +14,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def is_worker_module(name: str) -> bool:
-    """Worker-side modules (task modules, the worker runtime) may import torch and editing_engine."""
+    """Worker-side modules may import torch: ``tasks*`` modules, a ``tasks`` package, ``*worker*`` modules."""
     parts = name.split(".")
-    return parts[-1].startswith("tasks") or parts[-1] == "worker_runtime" or "tasks" in parts
+    return parts[-1].startswith("tasks") or "worker" in parts[-1] or "tasks" in parts
 
 
 def web_modules() -> list[str]:
