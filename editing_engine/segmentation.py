@@ -47,7 +47,7 @@ BRANCH_CONFIG_FILE = "branch.json"
 BRANCH_WEIGHTS_FILE = "branch.safetensors"
 BRANCH_FORMAT = "partedit-branch/v1"
 DEFAULT_CHUNK_PIXELS = 4096
-DEFAULT_CHUNK_BYTES = 128 * 2**20
+DEFAULT_CHUNK_BYTES = 32 * 2**20
 
 
 class BranchError(ValueError):
@@ -144,26 +144,6 @@ class BranchOutput:
     uncertainty: torch.Tensor
 
 
-@dataclass(frozen=True)
-class LinearTaps:
-    """Bilinear (align_corners=False) weights along one axis: out[i] = w0[i]*in[i0[i]] + w1[i]*in[i1[i]]."""
-
-    i0: torch.Tensor
-    i1: torch.Tensor
-    w0: torch.Tensor
-    w1: torch.Tensor
-
-
-def linear_taps(in_size: int, out_size: int, device: torch.device | None = None) -> LinearTaps:
-    """The two source indices and weights per output index, as ``F.interpolate`` computes them."""
-    scale = in_size / out_size
-    src = ((torch.arange(out_size, dtype=torch.float64, device=device) + 0.5) * scale - 0.5).clamp(min=0.0)
-    i0 = src.floor().long().clamp(max=in_size - 1)
-    i1 = torch.where(i0 < in_size - 1, i0 + 1, i0)
-    w1 = (src - i0.double()).float()
-    return LinearTaps(i0=i0, i1=i1, w0=1.0 - w1, w1=w1)
-
-
 def naive_pixel_features(features: Sequence[torch.Tensor], resolution: int) -> torch.Tensor:
     """Reference path (the release's): upsample every map to ``resolution`` and concatenate channels."""
     maps = [
@@ -197,38 +177,78 @@ class PixelSet:
         return cls(batch, rows, cols)
 
 
-def channels_last(feature: torch.Tensor) -> torch.Tensor:
-    """``[B, C, h, w]`` -> contiguous ``[B, h, w, C]``, the layout ``gather_bilinear`` reads fast."""
-    return feature.permute(0, 2, 3, 1).contiguous()
-
-
-def gather_bilinear(feature_hwc: torch.Tensor, pixels: PixelSet, resolution: int) -> torch.Tensor:
-    """Values ``[P, C]`` of ``feature_hwc [B, h, w, C]`` resampled to ``resolution``, read at ``pixels``.
+def sample_at_pixels(feature: torch.Tensor, pixels: PixelSet, resolution: int) -> torch.Tensor:
+    """Values ``[P, C]`` of ``feature [B, C, h, w]`` resampled to ``resolution``, read at ``pixels`` only.
 
     Equal (up to float rounding) to ``F.interpolate(..., mode="bilinear", align_corners=False)``
-    followed by indexing, without building the resampled map.
+    followed by indexing, without building the resampled map: ``grid_sample`` at the output pixel
+    centres with border padding uses the same source coordinates and clamping. ``pixels`` must be
+    sorted by batch index (``PixelSet.from_mask`` order).
     """
-    height, width = feature_hwc.shape[1:3]
-    b = pixels.batch
-    if (height, width) == (resolution, resolution):
-        return feature_hwc[b, pixels.rows, pixels.cols]
-    ty = linear_taps(height, resolution, feature_hwc.device)
-    tx = linear_taps(width, resolution, feature_hwc.device)
-    y0, y1 = ty.i0[pixels.rows], ty.i1[pixels.rows]
-    x0, x1 = tx.i0[pixels.cols], tx.i1[pixels.cols]
-    dtype = feature_hwc.dtype
-    wy0, wy1 = ty.w0[pixels.rows, None].to(dtype), ty.w1[pixels.rows, None].to(dtype)
-    wx0, wx1 = tx.w0[pixels.cols, None].to(dtype), tx.w1[pixels.cols, None].to(dtype)
-    top = feature_hwc[b, y0, x0] * wx0 + feature_hwc[b, y0, x1] * wx1
-    bottom = feature_hwc[b, y1, x0] * wx0 + feature_hwc[b, y1, x1] * wx1
-    return top * wy0 + bottom * wy1
+    height, width = feature.shape[-2:]
+    counts = torch.bincount(pixels.batch, minlength=feature.shape[0]).tolist()
+    outputs = []
+    offset = 0
+    for image, count in enumerate(counts):
+        if count == 0:
+            continue
+        rows, cols = pixels.rows[offset : offset + count], pixels.cols[offset : offset + count]
+        offset += count
+        if (height, width) == (resolution, resolution):
+            outputs.append(feature[image][:, rows, cols].t())
+            continue
+        grid = torch.stack([cols, rows], dim=-1).to(feature.dtype).add(0.5).mul(2.0 / resolution).sub(1.0)
+        sampled = F.grid_sample(
+            feature[image : image + 1],
+            grid.reshape(1, 1, count, 2),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=False,
+        )
+        outputs.append(sampled[0, :, 0].t())
+    if not outputs:
+        return feature.new_zeros(0, feature.shape[1])
+    return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
 
 
-def resize_bilinear(feature: torch.Tensor, resolution: int) -> torch.Tensor:
-    """``feature [B, C, h, w]`` resampled bilinearly (align_corners=False) to ``resolution``."""
-    if feature.shape[-2:] == (resolution, resolution):
-        return feature
-    return F.interpolate(feature, size=(resolution, resolution), mode="bilinear", align_corners=False)
+@dataclass(frozen=True)
+class LinearTaps:
+    """Bilinear weights along one axis: ``out[i] = w0[i] * in[i0[i]] + w1[i] * in[i1[i]]``."""
+
+    i0: torch.Tensor
+    i1: torch.Tensor
+    w0: torch.Tensor
+    w1: torch.Tensor
+
+
+def linear_taps(in_size: int, out_size: int, device: torch.device | None = None) -> LinearTaps:
+    """Source indices and weights per output index as ``F.interpolate`` (bilinear, align_corners=False)."""
+    scale = in_size / out_size
+    src = ((torch.arange(out_size, dtype=torch.float64, device=device) + 0.5) * scale - 0.5).clamp(min=0.0)
+    i0 = src.floor().long().clamp(max=in_size - 1)
+    i1 = torch.where(i0 < in_size - 1, i0 + 1, i0)
+    w1 = (src - i0.double()).float()
+    return LinearTaps(i0=i0, i1=i1, w0=1.0 - w1, w1=w1)
+
+
+def resample_rows(feature: torch.Tensor, rows: slice, resolution: int) -> torch.Tensor:
+    """Rows ``rows`` of ``feature [B, C, h, w]`` resampled bilinearly to ``resolution``: ``[B, C, r, R]``.
+
+    Separable two-tap interpolation with ``F.interpolate``'s weights, so a band of output rows is
+    computed without the rest of the resampled map.
+    """
+    height, width = feature.shape[-2:]
+    dtype = feature.dtype
+    if height == resolution:
+        band = feature[:, :, rows]
+    else:
+        ty = linear_taps(height, resolution, feature.device)
+        w0, w1 = ty.w0[rows].to(dtype)[:, None], ty.w1[rows].to(dtype)[:, None]
+        band = feature[:, :, ty.i0[rows]] * w0 + feature[:, :, ty.i1[rows]] * w1
+    if width == resolution:
+        return band
+    tx = linear_taps(width, resolution, feature.device)
+    return band[..., tx.i0] * tx.w0.to(dtype) + band[..., tx.i1] * tx.w1.to(dtype)
 
 
 class MemberNorm(nn.Module):
@@ -363,21 +383,28 @@ class SegmentationBranch(nn.Module):
         return weight[:, :, None, None]
 
     def _image_logits(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Member logits ``[B, M, L, R, R]`` for every pixel, a few members at a time.
+        """Member logits ``[B, M, L, R, R]`` for every pixel, by member groups and bands of rows.
 
         Taps smaller than the output are projected by the first layer at native size (summed per
         size) and the projection is resampled; larger or equal taps are resampled, then projected.
+        Each (member group, row band) holds at most about ``chunk_bytes`` of first-layer output.
         """
-        resolution, first = self.config.resolution, self.config.hidden_widths[0]
+        resolution, first, members = (
+            self.config.resolution,
+            self.config.hidden_widths[0],
+            self.config.num_members,
+        )
         batch = features[0].shape[0]
-        per_member = batch * first * resolution * resolution * features[0].element_size()
-        step = max(1, min(self.config.num_members, self.chunk_bytes // max(per_member, 1)))
+        budget = max(1, self.chunk_bytes // features[0].element_size())
+        per_member = batch * first * resolution * resolution
+        group = max(1, min(members, budget // per_member))
+        band = max(1, min(resolution, budget // (batch * group * first * resolution)))
         outputs = []
-        for start in range(0, self.config.num_members, step):
-            members = slice(start, min(start + step, self.config.num_members))
-            units = slice(members.start * first, members.stop * first)
-            hidden = self.first_bias[units].reshape(1, -1, 1, 1)
+        for start in range(0, members, group):
+            chosen = slice(start, min(start + group, members))
+            units = slice(chosen.start * first, chosen.stop * first)
             by_size: dict[tuple[int, int], torch.Tensor] = {}
+            direct: list[int] = []
             for index, feature in enumerate(features):
                 height, width = feature.shape[-2:]
                 if height * width < resolution * resolution:
@@ -385,13 +412,19 @@ class SegmentationBranch(nn.Module):
                     key = (height, width)
                     by_size[key] = projected if key not in by_size else by_size[key] + projected
                 else:
-                    hidden = hidden + F.conv2d(
-                        resize_bilinear(feature, resolution), self._tap_weight(index, units)
-                    )
-            for projected in by_size.values():
-                hidden = hidden + resize_bilinear(projected, resolution)
-            outputs.append(self.tail_image(hidden, members))
-        return torch.cat(outputs, dim=1)
+                    direct.append(index)
+            bands = []
+            for top in range(0, resolution, band):
+                rows = slice(top, min(top + band, resolution))
+                hidden = self.first_bias[units].reshape(1, -1, 1, 1)
+                for projected in by_size.values():
+                    hidden = hidden + resample_rows(projected, rows, resolution)
+                for index in direct:
+                    values = resample_rows(features[index], rows, resolution)
+                    hidden = hidden + F.conv2d(values, self._tap_weight(index, units))
+                bands.append(self.tail_image(hidden, chosen))
+            outputs.append(torch.cat(bands, dim=3) if len(bands) > 1 else bands[0])
+        return torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
 
     def _pixel_logits(self, features: Sequence[torch.Tensor], pixels: PixelSet, batch: int) -> torch.Tensor:
         """Member logits ``[M, P, L]`` at ``pixels`` only.
@@ -403,7 +436,7 @@ class SegmentationBranch(nn.Module):
         resolution = self.config.resolution
         per_image = max(1, math.ceil(len(pixels) / batch))
         by_size: dict[tuple[int, int], torch.Tensor] = {}
-        direct: list[tuple[int, torch.Tensor]] = []
+        direct: list[int] = []
         for index, feature in enumerate(features):
             height, width = feature.shape[-2:]
             if height * width < per_image and (height, width) != (resolution, resolution):
@@ -411,17 +444,17 @@ class SegmentationBranch(nn.Module):
                 key = (height, width)
                 by_size[key] = projected if key not in by_size else by_size[key] + projected
             else:
-                direct.append((index, channels_last(feature)))
-        projections = [channels_last(p) for p in by_size.values()]
+                direct.append(index)
+        projections = list(by_size.values())
         members, first = self.config.num_members, self.config.hidden_widths[0]
         chunks = []
         for start in range(0, len(pixels), self.chunk_pixels):
             part = pixels.slice(start, start + self.chunk_pixels)
             hidden = self.first_bias.expand(len(part), -1)
             for projected in projections:
-                hidden = hidden + gather_bilinear(projected, part, resolution)
-            for index, feature_hwc in direct:
-                values = gather_bilinear(feature_hwc, part, resolution)
+                hidden = hidden + sample_at_pixels(projected, part, resolution)
+            for index in direct:
+                values = sample_at_pixels(features[index], part, resolution)
                 hidden = hidden + F.linear(values, self.first_weight[:, self._channel_slices[index]])
             chunks.append(self.tail(hidden.reshape(-1, members, first)))
         if not chunks:
@@ -580,7 +613,6 @@ def train_branch(
             f"labels must lie in [0, {config.num_labels}), "
             f"got [{int(cache.labels.min())}, {int(cache.labels.max())}]"
         )
-    features_hwc = [channels_last(f) for f in cache.features]
     rng = torch.Generator().manual_seed(seed)
     members, resolution = config.num_members, config.resolution
     num_images = cache.labels.shape[0]
@@ -592,10 +624,13 @@ def train_branch(
         flat = torch.randint(
             0, num_images * resolution * resolution, (members * pixels_per_step,), generator=rng
         )
+        ordered, order = flat.sort()
         pixels = PixelSet(
-            flat // (resolution * resolution), (flat // resolution) % resolution, flat % resolution
+            ordered // (resolution * resolution), (ordered // resolution) % resolution, ordered % resolution
         )
-        pixel_features = torch.cat([gather_bilinear(f, pixels, resolution) for f in features_hwc], dim=1)
+        sampled = torch.cat([sample_at_pixels(f, pixels, resolution) for f in cache.features], dim=1)
+        pixel_features = torch.empty_like(sampled)
+        pixel_features[order] = sampled
         member_features = pixel_features.reshape(members, pixels_per_step, -1)
         logits = branch.tail(branch.first_layer_from_pixel_features(member_features))
         targets = flat_labels[flat].reshape(members, pixels_per_step)

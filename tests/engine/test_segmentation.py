@@ -11,10 +11,12 @@ from editing_engine.progress import Cancelled
 from editing_engine.segmentation import (
     BranchConfig,
     BranchError,
+    PixelSet,
     SegmentationBranch,
-    linear_taps,
     load_branch,
     naive_pixel_features,
+    resample_rows,
+    sample_at_pixels,
     save_branch,
     segment,
     train_branch,
@@ -87,12 +89,21 @@ def features_for(
 
 
 @pytest.mark.parametrize("in_size,out_size", [(4, 16), (8, 16), (16, 16), (32, 16), (3, 7)])
-def test_linear_taps_match_interpolate(in_size: int, out_size: int) -> None:
-    signal = torch.randn(1, 1, 1, in_size)
-    expected = F.interpolate(signal, size=(1, out_size), mode="bilinear", align_corners=False)[0, 0, 0]
-    taps = linear_taps(in_size, out_size)
-    got = taps.w0 * signal[0, 0, 0, taps.i0] + taps.w1 * signal[0, 0, 0, taps.i1]
-    torch.testing.assert_close(got, expected)
+def test_sampling_at_pixels_matches_interpolate(in_size: int, out_size: int) -> None:
+    feature = torch.randn(2, 5, in_size, in_size)
+    expected = F.interpolate(feature, size=(out_size, out_size), mode="bilinear", align_corners=False)
+    mask = torch.rand(2, out_size, out_size, generator=torch.Generator().manual_seed(0)) < 0.5
+    pixels = PixelSet.from_mask(mask)
+    got = sample_at_pixels(feature, pixels, out_size)
+    torch.testing.assert_close(got, expected.permute(0, 2, 3, 1)[mask])
+
+
+@pytest.mark.parametrize("in_size,out_size", [(4, 16), (16, 16), (32, 16), (3, 7)])
+def test_resampling_row_bands_matches_interpolate(in_size: int, out_size: int) -> None:
+    feature = torch.randn(2, 5, in_size, in_size)
+    expected = F.interpolate(feature, size=(out_size, out_size), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(resample_rows(feature, slice(0, out_size), out_size), expected)
+    torch.testing.assert_close(resample_rows(feature, slice(2, 5), out_size), expected[:, :, 2:5])
 
 
 @pytest.mark.parametrize("norm", ["batch", "layer", "none"])
@@ -107,7 +118,7 @@ def test_low_memory_logits_equal_naive(generator: Generator, norm: str) -> None:
 
 def test_low_memory_logits_equal_naive_with_small_chunks(generator: Generator) -> None:
     branch = make_branch(generator.config)
-    branch.chunk_bytes = 1  # one member at a time
+    branch.chunk_bytes = 1  # one member and one row at a time
     branch.chunk_pixels = 37
     mask = torch.ones(2, 16, 16, dtype=torch.bool)
     _, features = features_for(generator)
