@@ -196,6 +196,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webapp.api.schema.add_error_responses",
+    ],
 }
 # Uploads: photos over either limit are refused with 413 before their pixels are decoded.
 PARTEDIT_MAX_UPLOAD_BYTES = int(os.environ.get("PARTEDIT_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))

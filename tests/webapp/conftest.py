@@ -70,29 +70,29 @@ def make_team() -> Callable[..., Team]:
     return make
 
 
+def create_model(team: Team, weights_hash: str = "a" * 64, **fields: Any) -> GeneratorModel:
+    """A 16 px generator model row with a four-label taxonomy (no weights needed)."""
+    model = GeneratorModel.objects.create(
+        team=team,
+        name=fields.pop("name", "tiny"),
+        path="/nonexistent",
+        config={"resolution": RESOLUTION},
+        resolution=RESOLUTION,
+        num_ws=6,
+        w_dim=8,
+        weights_hash=weights_hash,
+        **fields,
+    )
+    PartLabel.objects.bulk_create(
+        PartLabel(model=model, index=i, name=name, colour=colour) for i, (name, colour) in enumerate(LABELS)
+    )
+    return model
+
+
 @pytest.fixture
 def make_model() -> Callable[..., GeneratorModel]:
-    """Create a 16 px generator model row with a four-label taxonomy (no weights needed)."""
-
-    def make(team: Team, weights_hash: str = "a" * 64, **fields: Any) -> GeneratorModel:
-        model = GeneratorModel.objects.create(
-            team=team,
-            name=fields.pop("name", "tiny"),
-            path="/nonexistent",
-            config={"resolution": RESOLUTION},
-            resolution=RESOLUTION,
-            num_ws=6,
-            w_dim=8,
-            weights_hash=weights_hash,
-            **fields,
-        )
-        PartLabel.objects.bulk_create(
-            PartLabel(model=model, index=i, name=name, colour=colour)
-            for i, (name, colour) in enumerate(LABELS)
-        )
-        return model
-
-    return make
+    """Create a 16 px generator model row with a four-label taxonomy (``create_model``)."""
+    return create_model
 
 
 @pytest.fixture

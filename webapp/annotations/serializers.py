@@ -51,12 +51,6 @@ class AnnotationSaveSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
-class StaleVersionSerializer(serializers.Serializer):
-    """The body of a 409: the error, with the current version in ``details.current``."""
-
-    error = serializers.DictField()
-
-
 class SegmentationBranchSerializer(serializers.ModelSerializer):
     """A trained segmentation branch and the annotation versions it was trained on."""
 

@@ -27,7 +27,6 @@ from .serializers import (
     AnnotationSaveSerializer,
     AnnotationVersionSerializer,
     SegmentationBranchSerializer,
-    StaleVersionSerializer,
 )
 
 BRANCH_FILTERS: Filters = {"model": ("model_id", int), "active": ("is_active", as_bool)}
@@ -48,8 +47,7 @@ class AnnotationListView(generics.ListAPIView):
         responses={
             201: AnnotationVersionSerializer,
             409: OpenApiResponse(
-                StaleVersionSerializer,
-                description="The base version is stale; details.current is the current version.",
+                description="The base version is stale; details.current is the current version."
             ),
         },
     )

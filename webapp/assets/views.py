@@ -124,7 +124,11 @@ class ImageDetailView(generics.RetrieveUpdateDestroyAPIView):
 class ImageFileView(APIView):
     """Download one of an image's files: the original upload, the normalized PNG or the latent."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        operation_id="images_file_retrieve",
+        parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(FILE_TYPES))],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
     def get(self, request: Request, pk: int, kind: str) -> FileResponse:
         """The file, as an attachment."""
         image = get_team_object_or_404(request.user, Image, pk, Action.VIEW)

@@ -109,7 +109,11 @@ class EditVectorDetailView(APIView):
 class EditVectorFileView(APIView):
     """Download a vector file or its before/after thumbnail."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        operation_id="vectors_file_retrieve",
+        parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(FILE_FIELDS))],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
     def get(self, request: Request, pk: int, kind: str) -> FileResponse:
         """The file, as an attachment."""
         vector = get_team_object_or_404(request.user, EditVector, pk, Action.VIEW)
