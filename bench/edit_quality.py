@@ -1,0 +1,547 @@
+"""Edit-quality benchmark on the demo domain: semantic correctness, preservation and time per edit.
+
+Edit requests are made by editing the oracle's label map of held-out images programmatically
+(the oracle is the ground truth; the branch never sees these images):
+
+    enlarge_eyes / shrink_eyes, enlarge_nose / shrink_nose, enlarge_pupils   grow/erode a part by 1 px
+    widen_mouth, longer_hair, raise_brows                                     shape changes
+    smile            mouth corners bent up (a curvature warp of lips/mouth/teeth)
+    smile_params     re-render the face's parameters with a smiling mouth (procedural images only)
+    remove_nostrils, remove_teeth, remove_brows                               remove a small part
+
+"remove_*" edits are what a user does with the bucket fill; all others are brush edits (the
+brush footprint is the changed pixels). Image kinds: generator samples (held-out seeds) and,
+with ``--encoder``, in-domain and out-of-domain procedural renders embedded into W+.
+
+Modes (all through the same engine code):
+
+    none          the unedited image (reference floor)
+    scratch       optimize_edit with PartEdit's settings (label-derived region, 30 steps)
+    release       the release recipe: brush-only region, logit averaging, 150/75/1, 29 steps
+    transfer      the scratch vector of the first request of a kind applied to the others (scale 1)
+    transfer+10   transfer, then 10 refinement steps;  transfer+30: 30 steps
+
+Metrics, all on one evaluation region per request (the same for every mode): the changed pixels
+plus the pixels of the edited parts (involved labels other than background and skin) in either
+map, dilated 3 px. Inside it: oracle IoU between requested and obtained maps over the involved
+labels, and ``hit``, the share of changed pixels that got the requested label. Outside it: PSNR
+and perceptual distance to the original image, and the oracle mIoU against the original map.
+Time per edit is the engine call's wall time.
+
+Run (after the demo model, branch and oracle exist):
+    nice -n 10 .venv/bin/python bench/edit_quality.py --branch BRANCH_DIR --encoder ENCODER_DIR
+Smoke test with whatever exists: ``--quick`` (few requests and steps; trains a small branch on the
+oracle's labels when ``--branch`` is missing; a random oracle when none exists: figures meaningless).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from editing_engine.checkpoints import LoadedModel, load_generator
+from editing_engine.domain import LABEL_INDEX, FaceParams, render_face, render_params
+from editing_engine.editing import (
+    DEFAULT_EDIT,
+    DEFAULT_REFINE,
+    RELEASE_RECIPE,
+    EditConfig,
+    optimize_edit,
+    refine_edit,
+)
+from editing_engine.generator import Generator, seed_to_z
+from editing_engine.losses import PerceptualDistance, build_perceptual_distance
+from editing_engine.metrics import mean_iou
+from editing_engine.oracle import Oracle, OracleConfig, load_oracle, predict
+from editing_engine.regions import dilate, edit_region, involved_labels
+from editing_engine.segmentation import BranchConfig, SegmentationBranch, load_branch, train_branch
+from editing_engine.vectors import apply_vectors
+
+L = LABEL_INDEX
+HOST_LABELS = (L["background"], L["skin"])
+HELD_OUT_SEED_BASE = {"sample": 1_000_000, "embedded": 2_000_000, "ood": 3_000_000}
+MODES = ("none", "scratch", "release", "transfer", "transfer+10", "transfer+30")
+
+
+# --- programmatic edits of a label map ---------------------------------------------------------
+
+
+def _group(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    return np.isin(labels, [L[n] for n in names])
+
+
+def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    return dilate(torch.from_numpy(mask), radius).numpy()
+
+
+def _shrink(mask: np.ndarray, radius: int) -> np.ndarray:
+    return ~_grow(~mask, radius)
+
+
+def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        mask[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+def enlarge(names: tuple[str, ...], new: str, radius: int = 1, into: tuple[str, ...] = ("skin",)
+            ) -> Callable[[np.ndarray], np.ndarray]:
+    """Grow a part group by ``radius`` px into ``into`` pixels, which take label ``new``."""
+    def edit(labels: np.ndarray) -> np.ndarray:
+        out = labels.copy()
+        out[_grow(_group(labels, names), radius) & _group(labels, into)] = L[new]
+        return out
+    return edit
+
+
+def shrink(names: tuple[str, ...], radius: int = 1, fill: str = "skin") -> Callable[[np.ndarray], np.ndarray]:
+    """Erode a part group by ``radius`` px; the freed pixels take label ``fill``."""
+    def edit(labels: np.ndarray) -> np.ndarray:
+        group = _group(labels, names)
+        out = labels.copy()
+        out[group & ~_shrink(group, radius)] = L[fill]
+        return out
+    return edit
+
+
+def widen(names: tuple[str, ...], new: str, pixels: int = 2) -> Callable[[np.ndarray], np.ndarray]:
+    """Stretch a part group horizontally by ``pixels`` on each side into skin."""
+    def edit(labels: np.ndarray) -> np.ndarray:
+        group = _group(labels, names)
+        grown = group.copy()
+        for dx in range(1, pixels + 1):
+            grown |= _shift(group, 0, dx) | _shift(group, 0, -dx)
+        out = labels.copy()
+        out[grown & ~group & (labels == L["skin"])] = L[new]
+        return out
+    return edit
+
+
+def move(names: tuple[str, ...], dy: int, fill: str = "skin") -> Callable[[np.ndarray], np.ndarray]:
+    """Move a part group vertically by ``dy`` px (onto skin only); vacated pixels take ``fill``."""
+    def edit(labels: np.ndarray) -> np.ndarray:
+        group = _group(labels, names)
+        out = labels.copy()
+        out[group] = L[fill]
+        for label in np.unique(labels[group]):
+            target = _shift(labels == label, dy, 0) & ((out == L[fill]) | group)
+            out[target] = label
+        return out
+    return edit
+
+
+def longer_hair(pixels: int = 3) -> Callable[[np.ndarray], np.ndarray]:
+    """Extend the hair downwards by ``pixels`` into the background."""
+    def edit(labels: np.ndarray) -> np.ndarray:
+        hair = labels == L["hair"]
+        grown = hair.copy()
+        for dy in range(1, pixels + 1):
+            grown |= _shift(hair, dy, 0)
+        out = labels.copy()
+        out[grown & (labels == L["background"])] = L["hair"]
+        return out
+    return edit
+
+
+def smile(lift: float = 2.0) -> Callable[[np.ndarray], np.ndarray]:
+    """Bend the mouth group's corners up by ``lift`` px (quadratic in the distance from its centre)."""
+    def edit(labels: np.ndarray) -> np.ndarray:
+        group = _group(labels, ("lips", "mouth", "teeth"))
+        ys, xs = np.nonzero(group)
+        if len(xs) == 0:
+            return labels.copy()
+        centre, half = (xs.min() + xs.max()) / 2, max((xs.max() - xs.min()) / 2, 1)
+        out = labels.copy()
+        out[group] = L["skin"]
+        for y, x in sorted(zip(ys, xs, strict=True), key=lambda p: -labels[p]):
+            new_y = y - round(lift * ((x - centre) / half) ** 2)
+            if 0 <= new_y < labels.shape[0] and out[new_y, x] in (L["skin"], L["lips"], L["mouth"]):
+                out[new_y, x] = labels[y, x]
+        return out
+    return edit
+
+
+def relabel(source: str, target: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Remove a part: every ``source`` pixel becomes ``target``."""
+    def edit(labels: np.ndarray) -> np.ndarray:
+        out = labels.copy()
+        out[labels == L[source]] = L[target]
+        return out
+    return edit
+
+
+EDITS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    "enlarge_eyes": (enlarge(("eyes", "irises", "pupils"), "eyes"), "brush"),
+    "shrink_eyes": (shrink(("eyes", "irises", "pupils")), "brush"),
+    "enlarge_nose": (enlarge(("nose", "nostrils"), "nose"), "brush"),
+    "shrink_nose": (shrink(("nose", "nostrils")), "brush"),
+    "enlarge_pupils": (enlarge(("pupils",), "pupils", into=("irises",)), "brush"),
+    "widen_mouth": (widen(("lips", "mouth", "teeth"), "lips"), "brush"),
+    "longer_hair": (longer_hair(), "brush"),
+    "raise_brows": (move(("brows",), -2), "brush"),
+    "smile": (smile(), "brush"),
+    "remove_nostrils": (relabel("nostrils", "nose"), "fill"),
+    "remove_teeth": (relabel("teeth", "mouth"), "fill"),
+    "remove_brows": (relabel("brows", "skin"), "fill"),
+}
+MIN_CHANGED_PIXELS = 3
+
+
+def smile_by_params(
+    params: FaceParams, size: int, style: str, oracle_labels: np.ndarray
+) -> np.ndarray | None:
+    """The oracle map with the mouth replaced by a re-render of the face with a smiling mouth."""
+    if params.mouth_curvature > 0.3:
+        return None
+    before = render_params(params, size, style).labels
+    after = render_params(replace(params, mouth_curvature=1.0), size, style).labels
+    mouth = _group(before, ("lips", "mouth", "teeth")) | _group(after, ("lips", "mouth", "teeth"))
+    changed = (before != after) & mouth
+    out = oracle_labels.copy()
+    out[changed] = after[changed]
+    return out
+
+
+# --- images and requests ------------------------------------------------------------------------
+
+
+@dataclass
+class HeldOutImage:
+    """A held-out image: its kind, latent, render and oracle map (and parameters when procedural)."""
+
+    kind: str
+    index: int
+    ws: torch.Tensor
+    image: torch.Tensor
+    oracle_labels: np.ndarray
+    params: FaceParams | None = None
+    style: str = "in_domain"
+
+
+@dataclass
+class Request:
+    """One edit request: the image, the edit kind, requested map, tool, and evaluation region."""
+
+    image: HeldOutImage
+    kind: str
+    tool: str
+    requested: np.ndarray
+    changed: np.ndarray
+    involved: list[int]
+    eval_region: np.ndarray
+    results: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def make_request(image: HeldOutImage, kind: str, requested: np.ndarray, tool: str) -> Request | None:
+    """A request when the edit changes enough pixels, with its evaluation region."""
+    changed = requested != image.oracle_labels
+    if changed.sum() < MIN_CHANGED_PIXELS:
+        return None
+    original = torch.from_numpy(image.oracle_labels.astype(np.int64))
+    edited = torch.from_numpy(requested.astype(np.int64))
+    region = edit_region(original, edited, dilation=3, context_labels=HOST_LABELS).numpy()
+    return Request(image, kind, tool, requested, changed, involved_labels(original, edited), region)
+
+
+def build_requests(images: list[HeldOutImage], per_kind: int, kinds: list[str], size: int) -> list[Request]:
+    """Up to ``per_kind`` requests of each edit kind, taking images in order (kinds of image interleaved)."""
+    requests: list[Request] = []
+    for kind in kinds:
+        count = 0
+        for image in images:
+            if count >= per_kind:
+                break
+            if kind == "smile_params":
+                if image.params is None:
+                    continue
+                requested = smile_by_params(image.params, size, image.style, image.oracle_labels)
+                request = None if requested is None else make_request(image, kind, requested, "brush")
+            else:
+                edit, tool = EDITS[kind]
+                request = make_request(image, kind, edit(image.oracle_labels), tool)
+            if request is not None:
+                requests.append(request)
+                count += 1
+    return requests
+
+
+def held_out_images(
+    model: LoadedModel, oracle: Oracle, encoder_path: Path | None, count: int,
+    embed_steps: int, perceptual: PerceptualDistance | None, psi: float,
+) -> list[HeldOutImage]:
+    """``count`` images: samples, plus embedded in-domain and out-of-domain renders with an encoder."""
+    generator = model.generator
+    kinds = ["sample"] if encoder_path is None else ["sample", "embedded", "ood"]
+    encoder = None
+    if encoder_path is not None:
+        from editing_engine.encoder import load_encoder
+
+        encoder = load_encoder(encoder_path, model.config)
+    images = []
+    for index in range(count):
+        kind = kinds[index % len(kinds)]
+        seed = HELD_OUT_SEED_BASE[kind] + index
+        params, style = None, "in_domain"
+        if kind == "sample":
+            with torch.no_grad():
+                ws = generator.mapping(seed_to_z(seed, model.config.z_dim), truncation_psi=psi)
+        else:
+            from editing_engine.embedding import embed_image
+
+            style = "in_domain" if kind == "embedded" else "out_of_domain"
+            face = render_face(seed, model.config.resolution, style)
+            params = face.params
+            ws = embed_image(generator, encoder, face.image, steps=embed_steps, perceptual=perceptual).ws
+        with torch.no_grad():
+            image = generator.synthesis(ws, noise_mode="const")[0]
+        labels = predict(oracle, image[None])[0]
+        images.append(HeldOutImage(kind, index, ws.detach(), image, labels, params, style))
+    return images
+
+
+# --- measurement ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """Everything the modes share."""
+
+    generator: Generator
+    branch: SegmentationBranch
+    oracle: Oracle
+    perceptual: PerceptualDistance | None
+    encoder: torch.nn.Module | None
+    num_labels: int
+    scratch: EditConfig
+    release: EditConfig
+
+
+def evaluate(context: Context, request: Request, image: torch.Tensor, seconds: float) -> dict[str, float]:
+    """Oracle IoU and hit rate inside the evaluation region; PSNR, perceptual and oracle mIoU outside."""
+    obtained = predict(context.oracle, image[None])[0]
+    inside = request.eval_region
+    outside = ~inside
+    original = request.image.image
+    weight = torch.from_numpy(outside).float()[None, None]
+    mse = float(((image.clamp(-1, 1) - original.clamp(-1, 1)).square() * weight).sum()
+                / (weight.sum() * 3).clamp(min=1))
+    perceptual = math.nan
+    if context.perceptual is not None:
+        with torch.no_grad():
+            perceptual = float(context.perceptual(image[None], original[None], mask=weight).mean())
+    return {
+        "iou_in": mean_iou(obtained, request.requested, context.num_labels, inside, request.involved),
+        "hit": float((obtained[request.changed] == request.requested[request.changed]).mean()),
+        "psnr_out": 10 * math.log10(4.0 / max(mse, 1e-10)),
+        "perceptual_out": perceptual,
+        "miou_out": mean_iou(obtained, request.image.oracle_labels, context.num_labels, outside),
+        "seconds": seconds,
+    }
+
+
+def run_scratch(
+    context: Context, request: Request, release: bool
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Optimise the request from scratch; returns (image, delta, seconds)."""
+    brush = torch.from_numpy(request.changed if request.tool == "brush" else np.zeros_like(request.changed))
+    config = context.release if release else context.scratch
+    requested = torch.from_numpy(request.requested.astype(np.int64))
+    original = torch.from_numpy(request.image.oracle_labels.astype(np.int64))
+    result = optimize_edit(context.generator, context.branch, request.image.ws, requested,
+                           perceptual=context.perceptual, encoder=context.encoder, config=config,
+                           original_labels=original, brush_mask=brush)
+    return result.image, result.delta, result.seconds
+
+
+def run_transfer(context: Context, request: Request, delta: torch.Tensor, labels: list[int],
+                 refine_steps: int) -> tuple[torch.Tensor, float]:
+    """Apply a vector from another image (scale 1), optionally refined; returns (image, seconds)."""
+    start = time.perf_counter()
+    ws = request.image.ws
+    edited = apply_vectors(ws, [delta], [1.0])
+    if refine_steps:
+        config = replace(DEFAULT_REFINE, steps=refine_steps)
+        try:
+            edited = refine_edit(context.generator, context.branch, ws, edited, labels,
+                                 perceptual=context.perceptual, config=config).ws_result
+        except ValueError as error:
+            print(f"  refinement skipped ({error})", flush=True)
+    with torch.no_grad():
+        image = context.generator.synthesis(edited, noise_mode="const")[0]
+    return image, time.perf_counter() - start
+
+
+def measure(context: Context, requests: list[Request], modes: list[str], refine: dict[str, int]) -> None:
+    """Run every mode on every request, storing the metrics in ``request.results``."""
+    sources: dict[str, tuple[torch.Tensor, list[int], int]] = {}
+    for number, request in enumerate(requests):
+        label = f"[{number + 1}/{len(requests)}] {request.kind} on {request.image.kind} {request.image.index}"
+        if "none" in modes:
+            request.results["none"] = evaluate(context, request, request.image.image, 0.0)
+        needs_scratch = "scratch" in modes or (request.kind not in sources and any(m.startswith("transfer")
+                                                                                 for m in modes))
+        if needs_scratch:
+            image, delta, seconds = run_scratch(context, request, release=False)
+            request.results["scratch"] = evaluate(context, request, image, seconds)
+            if request.kind not in sources:
+                sources[request.kind] = (delta, request.involved, number)
+        if "release" in modes:
+            image, _, seconds = run_scratch(context, request, release=True)
+            request.results["release"] = evaluate(context, request, image, seconds)
+        source = sources.get(request.kind)
+        if source is not None and source[2] != number:
+            for mode in (m for m in modes if m.startswith("transfer")):
+                image, seconds = run_transfer(context, request, source[0], source[1], refine[mode])
+                request.results[mode] = evaluate(context, request, image, seconds)
+        summary = ", ".join(f"{m} iou {r['iou_in']:.2f} psnr {r['psnr_out']:.1f}"
+                            for m, r in request.results.items())
+        print(f"{label}: {summary}", flush=True)
+
+
+METRICS = ("iou_in", "hit", "psnr_out", "perceptual_out", "miou_out", "seconds")
+
+
+def summarise(requests: list[Request], modes: list[str]) -> list[dict[str, float | str | int]]:
+    """Mean of each metric per mode (NaNs ignored), over the requests the mode ran on."""
+    rows: list[dict[str, float | str | int]] = []
+    for mode in modes:
+        results = [r.results[mode] for r in requests if mode in r.results]
+        if not results:
+            continue
+        row: dict[str, float | str | int] = {"mode": mode, "n": len(results)}
+        for metric in METRICS:
+            values = [x[metric] for x in results if not math.isnan(x[metric])]
+            row[metric] = float(np.mean(values)) if values else math.nan
+        rows.append(row)
+    return rows
+
+
+def print_table(rows: list[dict[str, float | str | int]]) -> None:
+    """A markdown table of the summary."""
+    print("| mode | n | oracle IoU in region | hit (changed px) | PSNR out (dB) | perceptual out | "
+          "oracle mIoU out | s/edit |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['mode']} | {row['n']} | {row['iou_in']:.3f} | {row['hit']:.3f} | "
+              f"{row['psnr_out']:.2f} | {row['perceptual_out']:.4f} | {row['miou_out']:.3f} | "
+              f"{row['seconds']:.2f} |")
+
+
+# --- setup ---------------------------------------------------------------------------------------
+
+
+def obtain_oracle(path: Path, quick: bool, num_labels: int) -> Oracle:
+    """The oracle at ``path``; with ``--quick`` and no oracle, a random one (smoke test only)."""
+    if (path / "config.json").exists():
+        return load_oracle(path)
+    if not quick:
+        raise SystemExit(f"no oracle at {path}; train it (partedit-engine train-oracle) or use --quick")
+    print(f"WARNING: no oracle at {path}; using a RANDOM oracle: the figures are meaningless", flush=True)
+    torch.manual_seed(0)
+    return Oracle(OracleConfig(num_labels=num_labels)).eval().requires_grad_(False)
+
+
+def obtain_branch(path: Path | None, model: LoadedModel, oracle: Oracle, steps: int) -> SegmentationBranch:
+    """The branch at ``path``, or one trained here on the oracle's maps of 16 annotation samples."""
+    if path is not None:
+        return load_branch(path, model.config)
+    print(f"no --branch: training one on 16 oracle-labelled samples ({steps} steps)", flush=True)
+    annotations = []
+    for seed in range(16):
+        with torch.no_grad():
+            ws = model.generator.mapping(seed_to_z(seed, model.config.z_dim), truncation_psi=0.7)
+            labels = predict(oracle, model.generator.synthesis(ws, noise_mode="const"))[0]
+        annotations.append((ws, labels))
+    config = BranchConfig.for_generator(model.config, num_labels=len(LABEL_INDEX))
+    return train_branch(model.generator, config, annotations, steps=steps).requires_grad_(False)
+
+
+def main() -> None:
+    """Build the requests, run the modes, print the summary table (and write JSON with ``--json``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path("models/demo"))
+    parser.add_argument("--branch", type=Path)
+    parser.add_argument("--oracle", type=Path, default=Path("models/oracle"))
+    parser.add_argument("--encoder", type=Path, help="enables embedded in-domain and out-of-domain images")
+    parser.add_argument("--lpips-weights", type=Path)
+    parser.add_argument("--images", type=int, default=24, help="held-out images to draw requests from")
+    parser.add_argument("--per-kind", type=int, default=5, help="requests per edit kind")
+    parser.add_argument("--kinds", default=",".join([*EDITS, "smile_params"]))
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--steps", type=int, default=DEFAULT_EDIT.steps, help="scratch optimisation steps")
+    parser.add_argument("--lr", type=float, default=DEFAULT_EDIT.learning_rate)
+    parser.add_argument("--release-steps", type=int, default=RELEASE_RECIPE.steps)
+    parser.add_argument("--refine", default="10,30", help="refinement steps of transfer+10 and transfer+30")
+    parser.add_argument("--context-labels", type=int, nargs="*", default=[],
+                        help="context labels for the scratch region (default none, as specified)")
+    parser.add_argument("--embed-steps", type=int, default=100)
+    parser.add_argument("--psi", type=float, default=0.7)
+    parser.add_argument("--branch-steps", type=int, default=1500, help="when training a branch here")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="smoke test: 2 requests per kind, few steps")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    refine_steps = [int(s) for s in args.refine.split(",")]
+    if args.quick:
+        args.images, args.per_kind, args.steps, args.release_steps = 8, 2, 4, 4
+        args.embed_steps, args.branch_steps, refine_steps = 5, 60, [2, 4]
+    torch.manual_seed(0)
+    started = time.perf_counter()
+    model = load_generator(args.model)
+    oracle = obtain_oracle(args.oracle, args.quick, len(LABEL_INDEX))
+    branch = obtain_branch(args.branch, model, oracle, args.branch_steps)
+    perceptual = build_perceptual_distance(model, args.lpips_weights)
+    encoder = None
+    if args.encoder is not None:
+        from editing_engine.encoder import load_encoder
+
+        encoder = load_encoder(args.encoder, model.config)
+    context = Context(
+        generator=model.generator, branch=branch, oracle=oracle, perceptual=perceptual, encoder=encoder,
+        num_labels=len(LABEL_INDEX),
+        scratch=replace(DEFAULT_EDIT, steps=args.steps, learning_rate=args.lr,
+                        context_labels=tuple(args.context_labels)),
+        release=replace(RELEASE_RECIPE, steps=args.release_steps),
+    )
+    images = held_out_images(model, oracle, args.encoder, args.images, args.embed_steps, perceptual, args.psi)
+    kinds = args.kinds.split(",")
+    requests = build_requests(images, args.per_kind, kinds, model.config.resolution)
+    counts = {kind: sum(r.kind == kind for r in requests) for kind in kinds}
+    print(f"{len(requests)} requests from {len(images)} images: {counts}", flush=True)
+    modes = args.modes.split(",")
+    measure(context, requests, modes, {"transfer": 0, "transfer+10": refine_steps[0],
+                                       "transfer+30": refine_steps[1]})
+    rows = summarise(requests, modes)
+    load = Path("/proc/loadavg").read_text().split()[0]
+    print(f"\n# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, load {load}; model {args.model} ({model.weights_hash[:12]}), "
+          f"perceptual {'none' if perceptual is None else type(perceptual).__name__}, "
+          f"total {time.perf_counter() - started:.0f} s")
+    print_table(rows)
+    if args.json:
+        per_kind = {
+            kind: summarise([r for r in requests if r.kind == kind], modes) for kind in kinds
+        }
+        args.json.write_text(json.dumps({"arguments": {k: str(v) for k, v in vars(args).items()},
+                                         "summary": rows, "per_kind": per_kind, "counts": counts}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
