@@ -227,3 +227,36 @@ def test_branch_api(lab: Any) -> None:
 
     assert listed[0]["metrics"] == {"iou": {"skin": 0.9}} and listed[0]["trained_on"] == [versions[0].pk]
     assert refused.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_saves_from_one_base_never_both_succeed(lab: Any) -> None:
+    """Real concurrency (PostgreSQL row locks): of two saves racing from version 1, exactly one wins."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers: runs on PostgreSQL (CI)")
+    image, user = lab["image"], lab["ann_user"]
+    services.save_annotation_version(user, image, mask_png(parts(1)), None)
+    barrier, outcomes = threading.Barrier(4), []
+
+    def save_from_version_one(value: int) -> None:
+        barrier.wait()
+        try:
+            services.save_annotation_version(user, image, mask_png(parts(value)), 1)
+            outcomes.append("saved")
+        except services.StaleVersion:
+            outcomes.append("stale")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=save_from_version_one, args=(value,)) for value in (1, 2, 3, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["saved", "stale", "stale", "stale"]
+    assert list(image.annotation_versions.order_by("number").values_list("number", flat=True)) == [1, 2]
