@@ -72,7 +72,7 @@ from editing_engine.vectors import apply_vectors
 
 L = LABEL_INDEX
 HOST_LABELS = (L["background"], L["skin"])
-HELD_OUT_SEED_BASE = {"sample": 1_000_000, "embedded": 2_000_000, "ood": 3_000_000}
+HELD_OUT_SEED_BASE = {"sample": 50_000_000, "embedded": 51_000_000, "ood": 52_000_000}
 MODES = ("none", "scratch", "release", "transfer", "transfer+10", "transfer+30")
 
 
