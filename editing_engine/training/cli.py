@@ -31,14 +31,16 @@ def command_train_gan(args: argparse.Namespace) -> int:
         print(f"signal {signum}: stopping after this step", flush=True)
         stop_requested.append(signum)
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         result = train_gan(args.out, config, should_cancel=lambda: bool(stop_requested),
                            log=lambda line: print(line, flush=True))
     except (TrainingError, DatasetError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(f"model export: {result.model_dir}", flush=True)
     return 0
 
