@@ -10,6 +10,7 @@ from pathlib import Path
 from .checkpoints import CheckpointError, load_generator
 from .edit_commands import add_edit_parsers
 from .models_path import default_model_path
+from .training.cli import add_train_gan_parser
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=command_render)
     add_train_oracle_parser(sub)
     add_evaluate_generator_parser(sub)
+    add_train_gan_parser(sub)
     add_import_checkpoint_parser(sub)
     add_edit_parsers(sub)
     return parser
