@@ -18,8 +18,9 @@ from ..domain import render_face
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
-TRAINING_SEED_LIMIT = 1_000_000_000
-"""Procedural training draws seeds below this; seeds at or above it are never trained on."""
+TRAINING_SEED_LIMIT = 10_000_000
+"""Procedural GAN training draws seeds below this; seeds from here up belong to the oracle and
+the evaluation sets (``editing_engine.evaluation``) and are never trained on."""
 
 
 class DatasetError(ValueError):

@@ -21,9 +21,11 @@ from editing_engine.training import (
     train_gan,
 )
 from editing_engine.training.augment import UnknownAugmentError, diff_augment
+from editing_engine.training.dataset import TRAINING_SEED_LIMIT
 from editing_engine.training.snapshot import STATE_JSON, STATE_TENSORS
 
-TINY_G = GeneratorConfig(resolution=16, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32)
+TINY_G = GeneratorConfig(resolution=16, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256,
+                         channel_max=32)
 TINY_D = DiscriminatorConfig(resolution=16, channel_base=256, channel_max=32)
 
 
@@ -147,6 +149,12 @@ def test_folder_dataset_and_training(tmp_path: Path) -> None:
 def test_procedural_source_is_in_range() -> None:
     batch = open_source("procedural", 16).sample(2, np.random.default_rng(1))
     assert batch.shape == (2, 3, 16, 16) and batch.min() >= -1 and batch.max() <= 1
+
+
+def test_training_seeds_stay_below_the_evaluation_ranges() -> None:
+    from editing_engine.evaluation import ORACLE_TRAIN_SEED_BASE
+
+    assert TRAINING_SEED_LIMIT <= ORACLE_TRAIN_SEED_BASE
 
 
 def test_cli_trains_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
