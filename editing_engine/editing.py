@@ -368,6 +368,11 @@ def refine_edit(
         reference, seg_before = render_and_segment(generator, branch, ws_original)
         _, seg_after = render_and_segment(generator, branch, ws_edited)
     region = refinement_region(seg_before, seg_after, set(labels), config.dilation, branch.config.num_labels)
+    if not bool(region.any()):
+        raise EditError(
+            f"none of the labels {sorted(set(labels))} appears in this image's segmentation before or "
+            "after applying the vectors: there is nothing to refine"
+        )
     problem = _Problem(
         ws_start=ws_edited,
         reference=reference[None],

@@ -199,16 +199,27 @@ def test_refinement_pulls_the_outside_back(setup) -> None:
         refine_edit(generator, branch, other, transferred, [], perceptual=None)
 
 
+def test_refinement_refuses_labels_absent_from_both_segmentations(setup, monkeypatch) -> None:
+    import editing_engine.editing as editing
+
+    generator, branch, ws = setup
+    image, _ = render_and_segment(generator, branch, ws)
+    monkeypatch.setattr(editing, "render_and_segment",
+                        lambda *args: (image, torch.zeros(RES, RES, dtype=torch.long)))
+    with pytest.raises(EditError, match="nothing to refine"):
+        refine_edit(generator, branch, ws, ws + 0.1, [2], perceptual=None)
+
+
 def test_result_becomes_a_vector(setup) -> None:
     generator, branch, ws = setup
     edited = square_edit(branch, generator, ws)
     result = optimize_edit(generator, branch, ws, edited, perceptual=None, config=with_steps(TIGHT, 2))
-    vector = result_to_vector(result, "f" * 64, name="brighten", label_names=["dark", "mid", "light"],
+    vector = result_to_vector(result, "f" * 64, name="brighten", label_names=["mid", "light", "dark"],
                               source={"kind": "test"})
     loaded = vector_from_bytes(vector_to_bytes(vector), expected_model_hash="f" * 64,
                                expected_shape=(generator.num_ws, 32))
     assert loaded.labels == result.involved_labels
-    assert loaded.label_names == [["dark", "mid", "light"][i] for i in result.involved_labels]
+    assert loaded.label_names == [["mid", "light", "dark"][i] for i in result.involved_labels]
     assert loaded.settings["steps"] == 2 and loaded.region["pixels"] == int(result.region.sum())
     assert torch.equal(loaded.delta, result.delta)
 
