@@ -234,21 +234,22 @@ def linear_taps(in_size: int, out_size: int, device: torch.device | None = None)
 def resample_rows(feature: torch.Tensor, rows: slice, resolution: int) -> torch.Tensor:
     """Rows ``rows`` of ``feature [B, C, h, w]`` resampled bilinearly to ``resolution``: ``[B, C, r, R]``.
 
-    Separable two-tap interpolation with ``F.interpolate``'s weights, so a band of output rows is
-    computed without the rest of the resampled map.
+    Equal to slicing ``F.interpolate(feature, (R, R), mode="bilinear", align_corners=False)``
+    without building the rest of the map: the source rows are blended with ``F.interpolate``'s
+    row weights, then ``F.interpolate`` resamples the columns (its row mapping is the identity
+    when the row count is unchanged).
     """
     height, width = feature.shape[-2:]
-    dtype = feature.dtype
     if height == resolution:
         band = feature[:, :, rows]
     else:
         ty = linear_taps(height, resolution, feature.device)
-        w0, w1 = ty.w0[rows].to(dtype)[:, None], ty.w1[rows].to(dtype)[:, None]
-        band = feature[:, :, ty.i0[rows]] * w0 + feature[:, :, ty.i1[rows]] * w1
+        w0 = ty.w0[rows].to(feature.dtype)[:, None]
+        w1 = ty.w1[rows].to(feature.dtype)[:, None]
+        band = feature.index_select(2, ty.i0[rows]) * w0 + feature.index_select(2, ty.i1[rows]) * w1
     if width == resolution:
         return band
-    tx = linear_taps(width, resolution, feature.device)
-    return band[..., tx.i0] * tx.w0.to(dtype) + band[..., tx.i1] * tx.w1.to(dtype)
+    return F.interpolate(band, size=(band.shape[2], resolution), mode="bilinear", align_corners=False)
 
 
 class MemberNorm(nn.Module):
@@ -375,12 +376,15 @@ class SegmentationBranch(nn.Module):
         """Member logits ``[M, P, L]`` for explicit pixel features ``[P, C]`` (reference path)."""
         return self.tail(self.first_layer_from_pixel_features(pixel_features))
 
-    def _tap_weight(self, index: int, units: slice | None = None) -> torch.Tensor:
-        """First-layer weight of feature tap ``index`` as a 1x1 conv kernel ``[units, C_k, 1, 1]``."""
+    def _project(self, feature: torch.Tensor, index: int, units: slice | None = None) -> torch.Tensor:
+        """First-layer weights (no bias) of tap ``index`` applied at every position: ``[B, units, h, w]``."""
         weight = self.first_weight[:, self._channel_slices[index]]
         if units is not None:
             weight = weight[units]
-        return weight[:, :, None, None]
+        batch, _, height, width = feature.shape
+        return torch.matmul(weight, feature.reshape(batch, feature.shape[1], -1)).reshape(
+            batch, -1, height, width
+        )
 
     def _image_logits(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         """Member logits ``[B, M, L, R, R]`` for every pixel, by member groups and bands of rows.
@@ -408,7 +412,7 @@ class SegmentationBranch(nn.Module):
             for index, feature in enumerate(features):
                 height, width = feature.shape[-2:]
                 if height * width < resolution * resolution:
-                    projected = F.conv2d(feature, self._tap_weight(index, units))
+                    projected = self._project(feature, index, units)
                     key = (height, width)
                     by_size[key] = projected if key not in by_size else by_size[key] + projected
                 else:
@@ -416,12 +420,12 @@ class SegmentationBranch(nn.Module):
             bands = []
             for top in range(0, resolution, band):
                 rows = slice(top, min(top + band, resolution))
-                hidden = self.first_bias[units].reshape(1, -1, 1, 1)
+                bias = self.first_bias[units].reshape(1, -1, 1, 1)
+                hidden = bias.expand(batch, -1, rows.stop - rows.start, resolution).clone()
                 for projected in by_size.values():
-                    hidden = hidden + resample_rows(projected, rows, resolution)
+                    hidden.add_(resample_rows(projected, rows, resolution))
                 for index in direct:
-                    values = resample_rows(features[index], rows, resolution)
-                    hidden = hidden + F.conv2d(values, self._tap_weight(index, units))
+                    hidden.add_(self._project(resample_rows(features[index], rows, resolution), index, units))
                 bands.append(self.tail_image(hidden, chosen))
             outputs.append(torch.cat(bands, dim=3) if len(bands) > 1 else bands[0])
         return torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
@@ -440,7 +444,7 @@ class SegmentationBranch(nn.Module):
         for index, feature in enumerate(features):
             height, width = feature.shape[-2:]
             if height * width < per_image and (height, width) != (resolution, resolution):
-                projected = F.conv2d(feature, self._tap_weight(index))
+                projected = self._project(feature, index)
                 key = (height, width)
                 by_size[key] = projected if key not in by_size else by_size[key] + projected
             else:

@@ -164,6 +164,29 @@ def test_wrong_features_refused(generator: Generator) -> None:
         branch.logits(features, pixel_mask=torch.ones(2, 8, 8, dtype=torch.bool))
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_low_memory_gradients_equal_naive(generator: Generator, masked: bool) -> None:
+    branch = make_branch(generator.config, norm="layer").requires_grad_(False)
+    branch.chunk_bytes = 4096
+    _, features = features_for(generator)
+    mask = torch.rand(2, 16, 16, generator=torch.Generator().manual_seed(4)) < 0.3
+    weights = torch.randn(2, 3, 4, 16, 16, generator=torch.Generator().manual_seed(5))
+    grads = []
+    for path in ("naive", "low"):
+        leaves = [f.detach().clone().requires_grad_(True) for f in features]
+        logits = naive_logits(branch, leaves) if path == "naive" else branch.logits(leaves)
+        if masked:
+            picked = weights.permute(1, 0, 3, 4, 2)[:, mask]
+            low = branch.logits(leaves, pixel_mask=mask) if path == "low" else None
+            selected = low if low is not None else logits.permute(1, 0, 3, 4, 2)[:, mask]
+            (selected * picked).sum().backward()
+        else:
+            (logits * weights).sum().backward()
+        grads.append([leaf.grad for leaf in leaves])
+    for naive_grad, low_grad in zip(*grads, strict=True):
+        torch.testing.assert_close(low_grad, naive_grad, rtol=1e-3, atol=1e-3)
+
+
 def test_gradients_flow_to_ws(generator: Generator) -> None:
     branch = make_branch(generator.config).requires_grad_(False)
     ws, _ = features_for(generator, batch=1)
