@@ -23,6 +23,9 @@ from webapp.preview.consumers import PreviewConsumer
 from webapp.preview.protocol import RenderRequest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Channels closes stale database connections around every consumer message (in a worker thread),
+# so consumer tests need real database access even though the preview stores nothing.
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
