@@ -67,3 +67,17 @@ def test_operator_activates_a_branch_with_the_admin_action(operator: Client) -> 
     )
     branch.refresh_from_db()
     assert response.status_code == 302 and branch.is_active
+
+
+def test_an_operator_can_delete_a_whole_team_or_an_annotated_image(operator: Client) -> None:
+    from webapp.assets.models import GeneratorModel, Image
+    from webapp.teams.models import Team
+
+    image = Image.objects.get()
+    image_page = f"/admin/assets/image/{image.pk}/delete/"
+    assert operator.post(image_page, {"post": "yes"}).status_code == 302
+    assert not Image.objects.exists()
+
+    team = Team.objects.get()
+    assert operator.post(f"/admin/teams/team/{team.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Team.objects.exists() and not GeneratorModel.objects.exists()

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image as PILImage
 
 from tests.webapp.conftest import RESOLUTION, mask_png, png_bytes
+from tests.webapp.test_uploads import huge_png_header
 from webapp.annotations import services
 from webapp.annotations.models import AnnotationVersion, SegmentationBranch
 from webapp.assets.storage import media_path
@@ -126,6 +127,7 @@ def truncated_mask() -> bytes:
         (png_bytes((RESOLUTION, RESOLUTION), fmt="JPEG"), "unreadable_mask"),
         (truncated_mask(), "unreadable_mask"),
         (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "unreadable_mask"),
+        (huge_png_header(100_000, 100_000), "invalid_mask_size"),
     ],
     ids=[
         "one-column-too-wide",
@@ -136,6 +138,7 @@ def truncated_mask() -> bytes:
         "jpeg",
         "truncated",
         "garbage",
+        "bomb-header",
     ],
 )
 def test_malformed_masks_are_refused_with_a_clear_400(

@@ -39,6 +39,10 @@ def decode_mask(data: bytes, resolution: int, label_count: int) -> np.ndarray:
         image.load()
     except InvalidInput:
         raise
+    except PILImage.DecompressionBombError as error:
+        raise InvalidInput(
+            f"The mask's dimensions are far larger than {resolution}x{resolution}.", code="invalid_mask_size"
+        ) from error
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise InvalidInput(f"The mask is not a readable PNG ({error}).", code="unreadable_mask") from error
     values = np.asarray(image, dtype=np.uint8)

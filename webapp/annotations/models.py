@@ -18,7 +18,7 @@ class AnnotationVersion(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotation_versions")
     number = models.PositiveIntegerField(help_text="1 for the first version of an image, then 2, 3 ...")
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="children"
     )
     mask = models.FileField(help_text="Indexed PNG of label indices at the image's normalized size.")
     label_pixels = models.JSONField(default=dict, help_text="Pixels per label index present in the mask.")

@@ -72,7 +72,7 @@ class Image(models.Model):
         FAILED = "failed", "Latent computation failed"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="images")
-    model = models.ForeignKey(GeneratorModel, on_delete=models.PROTECT, related_name="images")
+    model = models.ForeignKey(GeneratorModel, on_delete=models.RESTRICT, related_name="images")
     name = models.CharField(max_length=200, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices)
     seed = models.BigIntegerField(null=True, blank=True)

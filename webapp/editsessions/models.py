@@ -44,7 +44,7 @@ class StackEntry(models.Model):
     position = models.PositiveIntegerField(help_text="0 for the first edit applied.")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     vector = models.ForeignKey(
-        EditVector, on_delete=models.PROTECT, null=True, blank=True, related_name="stack_entries"
+        EditVector, on_delete=models.RESTRICT, null=True, blank=True, related_name="stack_entries"
     )
     scale = models.FloatField(null=True, blank=True)
     mask = models.FileField(blank=True, help_text="The edited label map (indexed PNG) of a mask edit.")

@@ -31,7 +31,7 @@ class EditVector(models.Model):
     TEAM_PATH = "team"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="edit_vectors")
-    model = models.ForeignKey(GeneratorModel, on_delete=models.PROTECT, related_name="edit_vectors")
+    model = models.ForeignKey(GeneratorModel, on_delete=models.RESTRICT, related_name="edit_vectors")
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
     tags = models.ManyToManyField(Tag, related_name="vectors", blank=True)
