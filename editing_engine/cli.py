@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .branch_commands import add_branch_parsers
 from .checkpoints import CheckpointError, load_generator
 from .edit_commands import add_edit_parsers
 from .models_path import default_model_path
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_gan_parser(sub)
     add_import_checkpoint_parser(sub)
     add_edit_parsers(sub)
+    add_branch_parsers(sub)
     return parser
 
 

@@ -1,0 +1,410 @@
+"""The ``train-branch``, ``segment``, ``train-encoder`` and ``embed`` subcommands of ``partedit-engine``.
+
+``train-branch``: annotated latents -> a segmentation branch directory. Annotations come from a
+directory of ``NAME.safetensors`` latents (the engine's latent format) with ``NAME.png`` label
+maps, or, for the demo domain, from the oracle's labels of sampled images (``--oracle-samples``).
+``segment``: a latent -> label-map PNG (+ optional uncertainty PNG and the rendered image).
+``train-encoder``: generator samples (+ optional procedural renders as real images) -> encoder.
+``embed``: an image -> W+ latent file, its rendering and PSNR.
+
+By default the branch and encoder live beside the model: ``<model>/branch`` and ``<model>/encoder``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoints import CheckpointError, LoadedModel, load_generator
+from .edit_commands import LABELS_FILE, LabelImageError, model_taxonomy, read_label_png, write_label_png
+from .embedding import EmbeddingError
+from .encoder import EncoderError
+from .losses import LossError
+from .models_path import default_model_path
+from .oracle import BUNDLED_ORACLE_DIR, OracleError
+from .progress import Cancelled, ProgressCallback
+from .segmentation import BranchConfig, BranchError
+from .vectors import VectorError
+
+BRANCH_DIR = "branch"
+ENCODER_DIR = "encoder"
+ORACLE_SAMPLE_SEED_BASE = 60_000_000
+"""Generator seeds whose oracle labels train the shipped branch (disjoint from every evaluation range)."""
+ENCODER_REAL_SEED_BASE = 0
+"""Procedural render seeds used as real images for the encoder: the GAN's own training range."""
+
+
+Command = Callable[[argparse.Namespace], int]
+HANDLED_ERRORS = (
+    CheckpointError,
+    BranchError,
+    EncoderError,
+    EmbeddingError,
+    LossError,
+    VectorError,
+    OracleError,
+    LabelImageError,
+    OSError,
+)
+
+
+def _handled(command: Command) -> Command:
+    """Turn the engine's typed errors into a one-line message and exit status 2 (130 when cancelled)."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except HANDLED_ERRORS as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except Cancelled as error:
+            print(f"cancelled: {error}", file=sys.stderr)
+            return 130
+
+    return run
+
+
+def taxonomy_size(model_dir: Path) -> int:
+    """Number of labels in the model's ``labels.json``, else in the demo domain."""
+    path = model_dir / LABELS_FILE
+    if path.is_file():
+        try:
+            return len(json.loads(path.read_text())["labels"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise LabelImageError(f"cannot read the label taxonomy {path}: {error}") from error
+    from .domain import LABELS
+
+    return len(LABELS)
+
+
+def _default_dir(args: argparse.Namespace, attribute: str, name: str) -> Path:
+    value = getattr(args, attribute)
+    return Path(value) if value is not None else Path(args.model) / name
+
+
+def _timed_progress(what: str, every: int) -> ProgressCallback:
+    start = time.perf_counter()
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if step % every == 0 or step == total:
+            print(
+                f"{what} step {step}/{total} loss {loss:.4f} ({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
+
+    return progress
+
+
+def _start_latent(args: argparse.Namespace, model: LoadedModel) -> torch.Tensor:
+    """The latent named by ``--seed`` (with ``--psi``) or ``--latent``."""
+    from .generator import seed_to_z
+    from .vectors import load_latent
+
+    if args.latent is not None:
+        return load_latent(args.latent, model.weights_hash, (model.config.num_ws, model.config.w_dim))
+    with torch.no_grad():
+        return model.generator.mapping(seed_to_z(args.seed, model.config.z_dim), truncation_psi=args.psi)
+
+
+def annotations_from_directory(
+    directory: Path, model: LoadedModel, colours: list[tuple[int, int, int]]
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(ws, labels)`` pairs from ``NAME.safetensors`` latents with ``NAME.png`` label maps in a folder."""
+    from .vectors import load_latent
+
+    pairs = []
+    for latent_path in sorted(directory.glob("*.safetensors")):
+        label_path = latent_path.with_suffix(".png")
+        if not label_path.is_file():
+            raise BranchError(f"annotation {latent_path.name} has no label map {label_path.name}")
+        ws = load_latent(latent_path, model.weights_hash, (model.config.num_ws, model.config.w_dim))
+        labels = read_label_png(label_path, colours)
+        if bool((labels < 0).any()):
+            raise BranchError(f"{label_path} holds colours that are not labels of this model")
+        pairs.append((ws, labels))
+    if not pairs:
+        raise BranchError(f"no NAME.safetensors + NAME.png annotation pairs in {directory}")
+    return pairs
+
+
+def oracle_annotations(
+    model: LoadedModel, oracle_path: Path, count: int, psi: float, seed_base: int = ORACLE_SAMPLE_SEED_BASE
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(ws, oracle labels)`` for ``count`` sampled images (seeds from ``seed_base``)."""
+    from .generator import seed_to_z, to_uint8_image
+    from .oracle import load_oracle, predict
+
+    oracle = load_oracle(oracle_path)
+    pairs = []
+    with torch.no_grad():
+        for seed in range(seed_base, seed_base + count):
+            ws = model.generator.mapping(seed_to_z(seed, model.config.z_dim), truncation_psi=psi)
+            image = to_uint8_image(model.generator.synthesis(ws, noise_mode="const")[0])
+            labels = torch.from_numpy(predict(oracle, image[None])[0].astype(np.int64))
+            pairs.append((ws, labels))
+    return pairs
+
+
+def command_train_branch(args: argparse.Namespace) -> int:
+    """Train a segmentation branch on annotated latents and save it."""
+    from .segmentation import save_branch, train_branch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_generator(args.model)
+    if args.annotations is not None:
+        num_labels = args.num_labels or taxonomy_size(Path(args.model))
+        names, colours = model_taxonomy(Path(args.model), num_labels)
+        annotations = annotations_from_directory(args.annotations, model, colours)
+        source: dict[str, Any] = {"kind": "directory", "path": str(args.annotations)}
+    else:
+        from .oracle import label_names, load_oracle
+
+        names = list(label_names(load_oracle(args.oracle)))
+        num_labels = len(names)
+        annotations = oracle_annotations(model, args.oracle, args.oracle_samples, args.psi)
+        source = {
+            "kind": "oracle",
+            "oracle": str(args.oracle),
+            "samples": args.oracle_samples,
+            "seed_base": ORACLE_SAMPLE_SEED_BASE,
+            "psi": args.psi,
+        }
+    config = BranchConfig.for_generator(
+        model.config, num_labels, num_members=args.members, hidden_widths=tuple(args.hidden), norm=args.norm
+    )
+    start = time.perf_counter()
+    branch = train_branch(
+        model.generator,
+        config,
+        annotations,
+        steps=args.steps,
+        pixels_per_step=args.pixels_per_step,
+        seed=args.seed,
+        progress=_timed_progress("train-branch", args.log_every),
+    )
+    output = _default_dir(args, "output", BRANCH_DIR)
+    save_branch(
+        output,
+        branch,
+        {
+            "label_names": list(names),
+            "model_hash": model.weights_hash,
+            "annotations": source,
+            "num_annotations": len(annotations),
+            "steps": args.steps,
+            "pixels_per_step": args.pixels_per_step,
+            "seed": args.seed,
+            "wall_seconds": round(time.perf_counter() - start, 1),
+        },
+    )
+    print(f"wrote {output} ({len(annotations)} annotations)")
+    return 0
+
+
+def command_segment(args: argparse.Namespace) -> int:
+    """Segment the image of a latent with a branch; write the label map (and uncertainty, image) PNGs."""
+    from .generator import to_uint8_image
+    from .segmentation import load_branch, segment
+
+    model = load_generator(args.model)
+    branch = load_branch(_default_dir(args, "branch", BRANCH_DIR), model.config)
+    ws = _start_latent(args, model)
+    output = segment(model.generator, branch, ws)
+    _, colours = model_taxonomy(Path(args.model), branch.config.num_labels)
+    write_label_png(args.output, output.labels[0], colours)
+    print(f"wrote {args.output}")
+    if args.uncertainty is not None:
+        scale = float(np.log(branch.config.num_members)) if branch.config.num_members > 1 else 1.0
+        grey = (output.uncertainty[0] / scale).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+        Image.fromarray(grey, mode="L").save(args.uncertainty)
+        print(
+            f"wrote {args.uncertainty} (Jensen-Shannon divergence / log(members), mean "
+            f"{float(output.uncertainty.mean()):.4f} nats)"
+        )
+    if args.image_output is not None:
+        with torch.no_grad():
+            image = model.generator.synthesis(ws, noise_mode="const")[0]
+        Image.fromarray(to_uint8_image(image)).save(args.image_output)
+        print(f"wrote {args.image_output}")
+    return 0
+
+
+def procedural_real_images(
+    count: int, resolution: int, seed_base: int = ENCODER_REAL_SEED_BASE
+) -> torch.Tensor:
+    """``count`` in-domain procedural renders as ``[N, 3, R, R]`` in [-1, 1] (the encoder's real images)."""
+    from .domain import render_face
+
+    images = np.stack(
+        [render_face(seed, size=resolution).image for seed in range(seed_base, seed_base + count)]
+    )
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def command_train_encoder(args: argparse.Namespace) -> int:
+    """Train the W+ encoder on generator samples (and optional procedural renders) and save it."""
+    from .encoder import EncoderConfig, EncoderLossWeights, save_encoder, train_encoder
+    from .losses import build_perceptual_distance
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_generator(args.model)
+    perceptual = build_perceptual_distance(model, args.lpips_weights) if args.perceptual else None
+    real = procedural_real_images(args.real_renders, model.config.resolution) if args.real_renders else None
+    config = EncoderConfig.for_generator(
+        model.config, channel_base=args.channel_base, channel_max=args.channel_max
+    )
+    weights = EncoderLossWeights(
+        latent=args.latent_weight, pixel=args.pixel_weight, perceptual=args.perceptual_weight
+    )
+    start = time.perf_counter()
+    encoder = train_encoder(
+        model.generator,
+        config,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        truncation_psi=args.psi,
+        perceptual=perceptual,
+        weights=weights,
+        real_images=real,
+        real_start_step=args.real_start_step,
+        progress=_timed_progress("train-encoder", args.log_every),
+        seed=args.seed,
+    )
+    output = _default_dir(args, "output", ENCODER_DIR)
+    save_encoder(
+        output,
+        encoder,
+        {
+            "model_hash": model.weights_hash,
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "psi": args.psi,
+            "perceptual": type(perceptual).__name__ if perceptual is not None else None,
+            "weights": {"latent": weights.latent, "pixel": weights.pixel, "perceptual": weights.perceptual},
+            "real_renders": args.real_renders,
+            "real_start_step": args.real_start_step,
+            "seed": args.seed,
+            "wall_seconds": round(time.perf_counter() - start, 1),
+        },
+    )
+    print(f"wrote {output}")
+    return 0
+
+
+def command_embed(args: argparse.Namespace) -> int:
+    """Embed an image into W+; write the latent file and the reconstruction PNG."""
+    from .embedding import embed_image
+    from .encoder import load_encoder
+    from .losses import build_perceptual_distance
+    from .vectors import save_latent
+
+    model = load_generator(args.model)
+    encoder_dir = _default_dir(args, "encoder", ENCODER_DIR)
+    encoder = None if args.no_encoder else load_encoder(encoder_dir, model.config)
+    perceptual = build_perceptual_distance(model, args.lpips_weights)
+    result = embed_image(
+        model.generator,
+        encoder,
+        Image.open(args.image),
+        steps=args.steps,
+        perceptual=perceptual,
+        progress=_timed_progress("embed", 20),
+    )
+    save_latent(
+        args.output,
+        result.ws,
+        model.weights_hash,
+        {"kind": "embedded", "image": str(args.image), "steps": args.steps, "psnr": round(result.psnr, 3)},
+    )
+    print(f"wrote {args.output}: PSNR {result.psnr:.2f} dB (best step {result.best_step}/{args.steps})")
+    if args.render is not None:
+        Image.fromarray(result.image).save(args.render)
+        print(f"wrote {args.render}")
+    return 0
+
+
+def _add_latent_source(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--seed", type=int, help="segment the sample for this seed")
+    group.add_argument("--latent", type=Path, help="segment this W+ latent file")
+    parser.add_argument("--psi", type=float, default=0.7, help="truncation psi for --seed")
+
+
+def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``train-branch``, ``segment``, ``train-encoder`` and ``embed``."""
+    train = sub.add_parser("train-branch", help="train the segmentation branch from annotated latents")
+    train.add_argument("--model", type=Path, default=default_model_path())
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--annotations", type=Path, help="directory of NAME.safetensors + NAME.png pairs")
+    source.add_argument("--oracle-samples", type=int, help="label this many sampled images with --oracle")
+    train.add_argument("--oracle", type=Path, default=BUNDLED_ORACLE_DIR)
+    train.add_argument("--psi", type=float, default=0.7, help="truncation psi for --oracle-samples")
+    train.add_argument("--num-labels", type=int, help="label count (default: the model's taxonomy)")
+    train.add_argument("--members", type=int, default=10)
+    train.add_argument("--hidden", type=int, nargs="+", default=[128, 32], help="hidden widths")
+    train.add_argument("--norm", choices=["batch", "layer", "none"], default="batch")
+    train.add_argument("--steps", type=int, default=2000)
+    train.add_argument("--pixels-per-step", type=int, default=2048, help="pixels per member per step")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    train.add_argument("--log-every", type=int, default=100)
+    train.add_argument("--output", "-o", type=Path, help="branch directory (default: <model>/branch)")
+    train.set_defaults(handler=_handled(command_train_branch))
+
+    seg = sub.add_parser("segment", help="segment the image of a latent with the branch")
+    seg.add_argument("--model", type=Path, default=default_model_path())
+    seg.add_argument("--branch", type=Path, help="branch directory (default: <model>/branch)")
+    _add_latent_source(seg)
+    seg.add_argument("--output", "-o", type=Path, required=True, help="label-map PNG (model colours)")
+    seg.add_argument("--uncertainty", type=Path, help="also write the per-pixel uncertainty as a grey PNG")
+    seg.add_argument("--image-output", type=Path, help="also write the rendered image")
+    seg.set_defaults(handler=_handled(command_segment))
+
+    enc = sub.add_parser("train-encoder", help="train the image -> W+ encoder on generator samples")
+    enc.add_argument("--model", type=Path, default=default_model_path())
+    enc.add_argument("--steps", type=int, default=3000)
+    enc.add_argument("--batch-size", type=int, default=8)
+    enc.add_argument("--lr", type=float, default=2e-4)
+    enc.add_argument("--psi", type=float, default=0.7, help="truncation psi of the synthetic samples")
+    enc.add_argument("--channel-base", type=int, default=2048)
+    enc.add_argument("--channel-max", type=int, default=256)
+    enc.add_argument("--perceptual", action="store_true", help="add the perceptual distance to the losses")
+    enc.add_argument(
+        "--lpips-weights", type=Path, help="local VGG16 weights (else the model's discriminator)"
+    )
+    enc.add_argument("--latent-weight", type=float, default=5.0)
+    enc.add_argument("--pixel-weight", type=float, default=1.0)
+    enc.add_argument("--perceptual-weight", type=float, default=1.0)
+    enc.add_argument("--real-renders", type=int, default=0, help="procedural renders used as real images")
+    enc.add_argument("--real-start-step", type=int, default=0)
+    enc.add_argument("--seed", type=int, default=0)
+    enc.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    enc.add_argument("--log-every", type=int, default=100)
+    enc.add_argument("--output", "-o", type=Path, help="encoder directory (default: <model>/encoder)")
+    enc.set_defaults(handler=_handled(command_train_encoder))
+
+    embed = sub.add_parser("embed", help="embed an image into W+ (encoder init + optimisation)")
+    embed.add_argument("--model", type=Path, default=default_model_path())
+    embed.add_argument("--image", type=Path, required=True)
+    embed.add_argument("--encoder", type=Path, help="encoder directory (default: <model>/encoder)")
+    embed.add_argument("--no-encoder", action="store_true", help="start from w_avg, no consistency term")
+    embed.add_argument("--steps", type=int, default=100)
+    embed.add_argument(
+        "--lpips-weights", type=Path, help="local VGG16 weights (else the model's discriminator)"
+    )
+    embed.add_argument("--output", "-o", type=Path, required=True, help="W+ latent file (.safetensors)")
+    embed.add_argument("--render", type=Path, help="also write the reconstruction PNG")
+    embed.set_defaults(handler=_handled(command_embed))
