@@ -10,7 +10,9 @@ import pytest
 
 from tests.webapp.conftest import RESOLUTION, mask_png
 from tests.webapp.test_library import vector_bytes
+from webapp.editsessions import services as sessions
 from webapp.editsessions.models import EditSession, StackEntry
+from webapp.errors import InvalidInput
 from webapp.library import services as library
 from webapp.library.models import EditVector
 from webapp.teams.models import Role
@@ -138,3 +140,24 @@ def test_stack_changes_publish_an_event(lab: Any, django_capture_on_commit_callb
 
     event = async_to_sync(layer.receive)(channel)["event"]
     assert event == {"type": "session.stack_changed", "session_id": sid, "revision": 1}
+
+
+def test_an_optimisation_result_is_linked_to_its_mask_edit(lab: Any, make_model: Any) -> None:
+    session = EditSession.objects.get()
+    sessions.add_mask_edit_entry(lab["editor"], session, 0, mask_png(np.ones((RESOLUTION, RESOLUTION))))
+    vector_entry_session = sessions.add_vector_entry(lab["editor"], session, 1, lab["vector"], 1.0)
+    mask_entry, vector_entry = vector_entry_session.entries.order_by("position")
+    made = library.create_edit_vector(
+        lab["editor"], lab["model"], vector_bytes(lab["model"]), "made", source_session=session
+    )
+
+    sessions.attach_result_vector(mask_entry, made)
+
+    mask_entry.refresh_from_db()
+    assert mask_entry.result_vector == made and made.source_session == session
+    with pytest.raises(InvalidInput):
+        sessions.attach_result_vector(vector_entry, made)
+    other = make_model(lab["model"].team, weights_hash="e" * 64, name="other")
+    foreign = library.create_edit_vector(lab["editor"], other, vector_bytes(other), "foreign")
+    with pytest.raises(InvalidInput, match="cannot be applied"):
+        sessions.attach_result_vector(mask_entry, foreign)
