@@ -1,5 +1,7 @@
 """Embedding: schedule, image conversion, loss reduction from the encoder init, best latent, callbacks."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -122,3 +124,56 @@ def test_embedding_cancel(generator: Generator, encoder: Encoder) -> None:
             should_cancel=lambda: len(seen) >= 4,
         )
     assert seen == [1, 2, 3, 4]
+
+
+def test_cli_train_encoder_and_embed(tmp_path: Path, generator: Generator) -> None:
+    from editing_engine.checkpoints import load_generator, save_model
+    from editing_engine.cli import main
+    from editing_engine.vectors import load_latent
+
+    config = DiscriminatorConfig(resolution=16, channel_base=128, channel_max=16)
+    save_model(tmp_path / "model", generator, Discriminator(config), config.to_dict())
+    common = ["--model", str(tmp_path / "model")]
+    assert (
+        main(
+            [
+                "train-encoder",
+                *common,
+                "--steps",
+                "2",
+                "--batch-size",
+                "2",
+                "--channel-base",
+                "256",
+                "--channel-max",
+                "32",
+                "--perceptual",
+                "--real-renders",
+                "2",
+            ]
+        )
+        == 0
+    )
+    Image.fromarray(target_image(generator)).save(tmp_path / "in.png")
+    latent = tmp_path / "w.safetensors"
+    assert (
+        main(
+            [
+                "embed",
+                *common,
+                "--image",
+                str(tmp_path / "in.png"),
+                "--steps",
+                "3",
+                "-o",
+                str(latent),
+                "--render",
+                str(tmp_path / "out.png"),
+            ]
+        )
+        == 0
+    )
+    model = load_generator(tmp_path / "model")
+    assert load_latent(latent, model.weights_hash).shape == (1, generator.num_ws, 32)
+    assert Image.open(tmp_path / "out.png").size == (16, 16)
+    assert main(["embed", *common, "--image", str(tmp_path / "missing.png"), "-o", str(latent)]) == 2

@@ -316,3 +316,50 @@ def test_config_dict_round_trip() -> None:
     assert BranchConfig.from_dict(config.to_dict()) == config
     with pytest.raises(BranchError, match="unknown"):
         BranchConfig.from_dict({**config.to_dict(), "extra": 1})
+
+
+def test_cli_train_branch_and_segment(tmp_path: Path, generator: Generator) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from editing_engine.checkpoints import load_generator, save_model
+    from editing_engine.cli import main
+    from editing_engine.vectors import save_latent
+
+    save_model(tmp_path / "model", generator)
+    model = load_generator(tmp_path / "model")
+    (tmp_path / "ann").mkdir()
+    for index, (ws, labels) in enumerate(synthetic_annotations(model.generator, 2)):
+        save_latent(tmp_path / "ann" / f"a{index}.safetensors", ws, model.weights_hash)
+        Image.fromarray(labels.numpy().astype(np.uint8), mode="L").save(tmp_path / "ann" / f"a{index}.png")
+    common = ["--model", str(tmp_path / "model")]
+    assert (
+        main(
+            [
+                "train-branch",
+                *common,
+                "--annotations",
+                str(tmp_path / "ann"),
+                "--num-labels",
+                "3",
+                "--members",
+                "2",
+                "--hidden",
+                "8",
+                "--steps",
+                "5",
+                "--pixels-per-step",
+                "16",
+            ]
+        )
+        == 0
+    )
+    assert load_branch(tmp_path / "model" / "branch", model.config).config.num_labels == 3
+    out = tmp_path / "seg.png"
+    assert (
+        main(["segment", *common, "--seed", "3", "-o", str(out), "--uncertainty", str(tmp_path / "u.png")])
+        == 0
+    )
+    assert Image.open(out).size == (16, 16) and Image.open(tmp_path / "u.png").mode == "L"
+    (tmp_path / "ann" / "a1.png").unlink()
+    assert main(["train-branch", *common, "--annotations", str(tmp_path / "ann"), "--num-labels", "3"]) == 2
