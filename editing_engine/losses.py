@@ -97,7 +97,8 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def unit_channels(x: torch.Tensor) -> torch.Tensor:
     """Scale each position's channel vector to unit length (LPIPS feature normalisation)."""
-    return x / (x.square().sum(dim=1, keepdim=True).sqrt() + EPS)
+    # EPS inside the sqrt: an all-zero channel vector (a masked-out position) must not give NaN gradients.
+    return x / (x.square().sum(dim=1, keepdim=True) + EPS).sqrt()
 
 
 def layer_distance(

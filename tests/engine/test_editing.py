@@ -273,3 +273,17 @@ def test_cli_edit_then_apply(setup, tmp_path, capsys) -> None:
     assert code == 2 and "not for this model" in capsys.readouterr().err
     write_label_png(tmp_path / "p.png", edited, colours)
     assert torch.equal(read_label_png(tmp_path / "p.png", colours), edited)
+
+
+def test_masked_discriminator_distance_keeps_the_edit_finite(setup) -> None:
+    from editing_engine.discriminator import Discriminator, DiscriminatorConfig
+    from editing_engine.losses import DiscriminatorFeatureDistance
+
+    generator, branch, ws = setup
+    torch.manual_seed(1)
+    # A fresh discriminator has zero biases, so masked-out positions give all-zero features.
+    perceptual = DiscriminatorFeatureDistance(Discriminator(DiscriminatorConfig(resolution=RES)))
+    result = optimize_edit(generator, branch, ws, square_edit(branch, generator, ws), perceptual=perceptual,
+                           config=with_steps(TIGHT, 3))
+    assert all(torch.isfinite(torch.tensor(step["total"])) for step in result.losses)
+    assert result.losses[0]["perceptual"] == 0.0
