@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from webapp.jobs import routing as jobs_routing
 from webapp.preview import routing as preview_routing
 
 websocket_urlpatterns = [
     *preview_routing.websocket_urlpatterns,
+    *jobs_routing.websocket_urlpatterns,
 ]

@@ -1,0 +1,202 @@
+"""Fixtures of the integration tests: a real Redis, real Celery worker processes, one shared database.
+
+The workers are separate processes (``celery -A webapp worker``, prefork pool, one process),
+so they must open the very database the test writes to:
+
+* SQLite: pytest-django's test database is normally in memory, which no other process can
+  open. Importing this conftest therefore gives it a file (``var/test-integration-<pid>.sqlite3``,
+  deleted again by pytest-django at the end of the session). This applies to the whole session
+  whenever tests/integration is collected; unit tests do not notice the difference.
+* PostgreSQL (CI's DATABASE_URL): the workers get the URL of pytest-django's test database.
+
+Tests use ``transactional_db`` so their rows are committed and visible to the workers, and the
+worker fixtures stop every worker before pytest-django empties the tables.
+
+Redis: REDIS_URL when set (it must be a database number the suite may flush, as CI's is), else
+a throw-away ``redis-server`` on a free port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from scripts.local_stack import StackProcess, free_port, start, start_redis, stop, wait_for_port
+
+# A job whose worker died is redelivered once this many seconds have passed since its delivery.
+VISIBILITY_TIMEOUT = 5
+WORKER_START_TIMEOUT = 180.0
+LABELS = [{"name": "background", "colour": "#000000"}, {"name": "face", "colour": "#e6b48c"}]
+
+
+def _give_sqlite_test_database_a_file() -> None:
+    """Make pytest-django create the SQLite test database as a file the workers can open."""
+    database = settings.DATABASES["default"]
+    test_settings = database.setdefault("TEST", {})
+    if database["ENGINE"] == "django.db.backends.sqlite3" and not test_settings.get("NAME"):
+        folder = Path(settings.BASE_DIR) / "var"
+        folder.mkdir(exist_ok=True)
+        test_settings["NAME"] = str(folder / f"test-integration-{os.getpid()}.sqlite3")
+
+
+_give_sqlite_test_database_a_file()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove the WAL side files pytest-django leaves when it deletes the file test database."""
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and name:
+        for suffix in ("-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+
+
+def worker_database_url() -> str:
+    """DATABASE_URL of the test database, for the worker processes."""
+    database = connection.settings_dict
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        credentials = quote(database["USER"] or "")
+        if database["PASSWORD"]:
+            credentials += ":" + quote(database["PASSWORD"])
+        host = f"{credentials}@" if credentials else ""
+        port = f":{database['PORT']}" if database["PORT"] else ""
+        return f"postgres://{host}{database['HOST'] or 'localhost'}{port}/{quote(database['NAME'])}"
+    raise RuntimeError(f"integration tests do not know how to share a {database['ENGINE']} database")
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis for the broker and the channel layer: REDIS_URL's (flushed) or one started here."""
+    given = os.environ.get("REDIS_URL", "")
+    if given:
+        redis.Redis.from_url(given).flushdb()
+        yield given
+        return
+    port = free_port()
+    with (tmp_path / "redis.log").open("wb") as log:
+        server = start_redis(port, log)
+    try:
+        wait_for_port(port, server, timeout=30)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop([server])
+
+
+def point_celery_at(app: Any, broker_url: str, transport_options: dict[str, Any]) -> None:
+    """Make ``app`` send to ``broker_url`` from now on.
+
+    Celery caches its producer pools (tasks and control messages) per process; the resets it
+    runs in a freshly forked child are what drops them, so the next message opens a new
+    connection to the new URL.
+    """
+    app.conf.broker_url = broker_url
+    app.conf.broker_transport_options = transport_options
+    app._after_fork()
+    with contextlib.suppress(AttributeError):
+        app.control._after_fork()
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[Any]:
+    """The test process's Celery app, sending to the real Redis for the duration of the test."""
+    from webapp.celery import app
+
+    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    point_celery_at(app, redis_url, {"visibility_timeout": VISIBILITY_TIMEOUT})
+    yield app
+    point_celery_at(app, *saved)
+
+
+class Workers:
+    """Celery worker processes started as production starts them, sharing the test's database."""
+
+    def __init__(self, app: Any, env: dict[str, str], log_dir: Path) -> None:
+        self.app = app
+        self.env = env
+        self.log_dir = log_dir
+        self.running: list[StackProcess] = []
+
+    def start(self, name: str) -> StackProcess:
+        """Start worker ``name`` on both queues (prefork, one process) and wait until it answers a ping."""
+        node = f"it-{name}-{os.getpid()}@integration"
+        command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", "gpu,preview",
+                   "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                   "--hostname", node]
+        with (self.log_dir / f"worker-{name}.log").open("wb") as log:
+            worker = start(f"worker {name}", command, self.env, log)
+        self.running.append(worker)
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if not worker.alive():
+                raise AssertionError(f"worker {name} exited while starting\n{self.report()}")
+            if self.app.control.ping(destination=[node], timeout=1.0):
+                return worker
+        raise AssertionError(f"worker {name} did not answer in {WORKER_START_TIMEOUT:.0f} s\n{self.report()}")
+
+    def kill(self, worker: StackProcess) -> None:
+        """SIGKILL the worker and its pool process at once, as a crash or an OOM kill would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(timeout=30)
+
+    def report(self) -> str:
+        """The tail of every worker log, for assertion messages."""
+        return "\n".join(f"--- {path.name} ---\n{path.read_text(errors='replace')[-4000:]}"
+                         for path in sorted(self.log_dir.glob("worker-*.log")))
+
+
+@pytest.fixture
+def workers(transactional_db: None, broker: Any, redis_url: str, settings: Any, tmp_path: Path,
+            tiny_model_dir: Path) -> Iterator[Workers]:
+    """Start workers with ``workers.start(name)``; all are stopped before the database is emptied."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            # Readers and the worker's writers no longer block each other.
+            cursor.execute("PRAGMA journal_mode=WAL")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "integration-test-secret",
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": worker_database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PARTEDIT_MODEL_PATH": str(tiny_model_dir),
+        "PARTEDIT_DEVICE": "cpu",
+        "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        # One intra-op thread: tiny models are slower with more threads on a busy machine.
+        "OMP_NUM_THREADS": "1",
+    }
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    pool = Workers(broker, env, log_dir)
+    try:
+        yield pool
+    finally:
+        stop(pool.running)
+
+
+@pytest.fixture
+def labelled_model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """The tiny 16 px test generator with a two-label taxonomy, ready to register."""
+    directory = tmp_path / "tiny-labelled"
+    shutil.copytree(tiny_model_dir, directory)
+    (directory / "labels.json").write_text(json.dumps({"labels": LABELS}))
+    return directory
+
