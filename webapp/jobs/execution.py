@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -133,6 +134,8 @@ def failure_message(error: BaseException) -> str:
     """The message stored on a failed job: typed engine/service errors as is, anything else with its class."""
     if isinstance(error, ServiceError):
         return error.message
+    if isinstance(error, PermissionDenied):
+        return f"The requester may no longer do this: {error}"
     if isinstance(error, SoftTimeLimitExceeded):
         return f"The job ran longer than its time limit ({settings.JOBS_SOFT_TIME_LIMIT} s) and was stopped."
     if type(error).__module__.startswith("editing_engine.") and str(error):

@@ -56,6 +56,9 @@ KINDS: dict[str, JobKind] = {
     kind.type: kind
     for kind in (
         JobKind(JobType.EMBED_IMAGE, GPU_QUEUE, parameters.prepare_embed_image),
+        JobKind(JobType.TRAIN_BRANCH, GPU_QUEUE, parameters.prepare_train_branch),
+        JobKind(JobType.OPTIMIZE_EDIT, GPU_QUEUE, parameters.prepare_optimize_edit),
+        JobKind(JobType.REFINE, GPU_QUEUE, parameters.prepare_refine),
         JobKind(JobType.RENDER, PREVIEW_QUEUE, parameters.prepare_render),
     )
 }

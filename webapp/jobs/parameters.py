@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from rest_framework import serializers
 
+from webapp.annotations.models import AnnotationVersion
+from webapp.annotations.services import active_branch
 from webapp.assets import services as assets
 from webapp.assets.models import GeneratorModel, Image
+from webapp.editsessions.models import StackEntry
 from webapp.errors import Conflict, InvalidInput
 from webapp.jobs.models import ACTIVE_STATUSES, Job, JobType
 from webapp.teams.models import Team
 
 DEFAULT_EMBED_STEPS = 100
 MAX_EMBED_STEPS = 5000
+MAX_TRAIN_STEPS = 50_000
+MAX_EDIT_STEPS = 1000
 
 
 def validated(serializer_class: type[serializers.Serializer], raw: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +38,7 @@ def validated(serializer_class: type[serializers.Serializer], raw: dict[str, Any
 
 def team_object(model: type[Any], team: Team, pk: int, what: str) -> Any:
     """The object ``pk`` of ``model`` in ``team``; ``InvalidInput`` when the team has no such object."""
-    obj = model.objects.filter(team=team, pk=pk).first()
+    obj = model.objects.filter(**{model.TEAM_PATH: team}, pk=pk).first()
     if obj is None:
         raise InvalidInput(f"This team has no {what} with id {pk}.", code="not_found_in_team")
     return obj
@@ -94,3 +100,96 @@ def active_jobs_on(team: Team, job_type: str, parameter: str, value: int) -> lis
     """Ids of the team's queued or running jobs of ``job_type`` whose ``parameter`` is ``value``."""
     jobs = Job.objects.filter(team=team, type=job_type, status__in=ACTIVE_STATUSES)
     return [job.pk for job in jobs if job.parameters.get(parameter) == value]
+
+
+class TrainBranchParameters(serializers.Serializer):
+    """Train a branch of ``model`` on annotation versions (default: each annotated image's current one)."""
+
+    model = serializers.IntegerField()
+    annotations = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False,
+                                        max_length=10_000)
+    held_out = serializers.IntegerField(required=False, min_value=0,
+                                        help_text="Annotations kept out of training to measure IoU "
+                                                  "(default: a fifth, none with fewer than 5).")
+    steps = serializers.IntegerField(min_value=1, max_value=MAX_TRAIN_STEPS, default=2000)
+    pixels_per_step = serializers.IntegerField(min_value=2, max_value=65536, default=2048)
+    members = serializers.IntegerField(min_value=1, max_value=16, default=10)
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+    activate = serializers.BooleanField(default=True)
+
+
+def prepare_train_branch(user: Any, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate a branch-training request: annotations of the model's images, each with a latent."""
+    data = validated(TrainBranchParameters, raw)
+    model = team_object(GeneratorModel, team, data["model"], "generator model")
+    versions = AnnotationVersion.objects.filter(image__team=team, image__model=model).select_related("image")
+    if "annotations" in data:
+        chosen = list(versions.filter(pk__in=data["annotations"]))
+        missing = sorted(set(data["annotations"]) - {version.pk for version in chosen})
+        if missing:
+            raise InvalidInput(f"This team has no annotations {missing} of model {model.name!r}.",
+                               code="not_found_in_team", details={"missing": missing})
+    else:
+        newest = AnnotationVersion.objects.filter(image=OuterRef("image")).order_by("-number")
+        chosen = list(versions.filter(number=Subquery(newest.values("number")[:1])))
+    if not chosen:
+        raise InvalidInput(f"Model {model.name!r} has no annotated images yet.", code="no_annotations")
+    without_latent = sorted(version.image_id for version in chosen if not version.image.latent)
+    if without_latent:
+        raise InvalidInput(f"Images {without_latent} have no latent yet; embed them first.", code="no_latent",
+                           details={"images": without_latent})
+    held_out = data.get("held_out", len(chosen) // 5 if len(chosen) >= 5 else 0)
+    if held_out >= len(chosen):
+        raise InvalidInput(f"Holding out {held_out} of {len(chosen)} annotations leaves none to train on.",
+                           code="invalid_parameters")
+    return {
+        "model": model.pk,
+        "annotations": sorted(version.pk for version in chosen),
+        "held_out": held_out,
+        **{key: data[key] for key in ("steps", "pixels_per_step", "members", "seed", "activate")},
+    }
+
+
+class EditParameters(serializers.Serializer):
+    """Optimise or refine from one stack entry of an edit session."""
+
+    entry = serializers.IntegerField()
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    steps = serializers.IntegerField(min_value=1, max_value=MAX_EDIT_STEPS, required=False)
+
+
+def edit_source(team: Team, data: dict[str, Any], kind: str) -> tuple[StackEntry, int]:
+    """The stack entry an edit job starts from (of ``kind``) and the active branch of its model."""
+    entry = team_object(StackEntry, team, data["entry"], "edit-session entry")
+    if entry.kind != kind:
+        raise InvalidInput(f"Entry {entry.pk} is not a {StackEntry.Kind(kind).label.lower()} entry.",
+                           code="wrong_entry_kind")
+    image = entry.session.image
+    if not image.latent:
+        raise InvalidInput(f"Image {image.pk} has no latent yet; embed it first.", code="no_latent")
+    branch = active_branch(image.model)
+    if branch is None:
+        raise InvalidInput(f"Model {image.model.name!r} has no segmentation branch yet; train one first.",
+                           code="no_branch")
+    return entry, branch.pk
+
+
+def prepare_optimize_edit(user: Any, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate an edit optimisation: a mask-edit entry without a vector yet and not being optimised."""
+    data = validated(EditParameters, raw)
+    entry, branch = edit_source(team, data, StackEntry.Kind.MASK_EDIT)
+    if entry.result_vector_id is not None:
+        raise Conflict(f"Entry {entry.pk} already has its vector ({entry.result_vector_id}).",
+                       code="already_optimized", details={"vector": entry.result_vector_id})
+    busy = active_jobs_on(team, JobType.OPTIMIZE_EDIT, "entry", entry.pk)
+    if busy:
+        raise Conflict(f"Entry {entry.pk} is already being optimised by job {busy[0]}.",
+                       code="already_running", details={"job": busy[0]})
+    return {"entry": entry.pk, "branch": branch, "name": data["name"], "steps": data.get("steps", 30)}
+
+
+def prepare_refine(user: Any, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate a refinement of a library vector as applied at one vector entry of a session."""
+    data = validated(EditParameters, raw)
+    entry, branch = edit_source(team, data, StackEntry.Kind.VECTOR)
+    return {"entry": entry.pk, "branch": branch, "name": data["name"], "steps": data.get("steps", 10)}

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from PIL import Image as PILImage
+
+from webapp.annotations.models import SegmentationBranch
 from webapp.assets.models import GeneratorModel, Image
+from webapp.editsessions.models import StackEntry
 from webapp.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -15,6 +21,7 @@ if TYPE_CHECKING:
     from editing_engine.checkpoints import LoadedModel
     from editing_engine.encoder import Encoder
     from editing_engine.losses import PerceptualDistance
+    from editing_engine.segmentation import SegmentationBranch as EngineBranch
 
 # An encoder trained for a model lives in this folder of the model directory (save_encoder's layout).
 ENCODER_FOLDER = "encoder"
@@ -80,3 +87,52 @@ def image_latent(image: Image, loaded: LoadedModel) -> torch.Tensor:
     config = loaded.config
     ws = load_latent(image.latent.path, loaded.weights_hash, (config.num_ws, config.w_dim))
     return ws.to(device_of(loaded))
+
+
+def label_map(path: str) -> np.ndarray:
+    """A stored mask PNG (indexed or greyscale) as its ``[H, W]`` array of label indices."""
+    with PILImage.open(path) as mask:
+        if mask.mode not in ("L", "P"):
+            raise InvalidInput(f"The stored mask {path} is not a PNG of label indices.", code="invalid_mask")
+        return np.asarray(mask, dtype=np.uint8).copy()
+
+
+def registered_branch(branch: SegmentationBranch, loaded: LoadedModel) -> EngineBranch:
+    """The engine branch of a registered branch record, checked against the generator, on its device."""
+    from editing_engine.segmentation import (
+        BRANCH_CONFIG_FILE,
+        BRANCH_FORMAT,
+        BRANCH_WEIGHTS_FILE,
+        load_branch,
+    )
+
+    with tempfile.TemporaryDirectory() as folder:
+        directory = Path(folder)
+        document = {"format": BRANCH_FORMAT, "branch": branch.config, "metadata": {"record": branch.pk}}
+        (directory / BRANCH_CONFIG_FILE).write_text(json.dumps(document))
+        (directory / BRANCH_WEIGHTS_FILE).symlink_to(Path(branch.weights.path).resolve())
+        engine_branch = load_branch(directory, expected=loaded.config)
+    return engine_branch.to(device_of(loaded))
+
+
+def latent_before(entry: StackEntry, loaded: LoadedModel) -> torch.Tensor:
+    """The session image's latent with the stack entries before ``entry`` applied (vectors at their scales).
+
+    Mask edits count through the vector optimised from them, at scale 1; a mask edit without a
+    vector yet changes nothing.
+    """
+    from editing_engine.vectors import apply_vectors, load_vector
+
+    ws = image_latent(entry.session.image, loaded)
+    earlier = entry.session.entries.filter(position__lt=entry.position)
+    vectors, scales = [], []
+    for previous in earlier.select_related("vector", "result_vector"):
+        if previous.vector is not None:
+            vector, scale = previous.vector, float(previous.scale or 0.0)
+        elif previous.result_vector is not None:
+            vector, scale = previous.result_vector, 1.0
+        else:
+            continue
+        vectors.append(load_vector(vector.vector.path, loaded.weights_hash, (ws.shape[1], ws.shape[2])))
+        scales.append(scale)
+    return apply_vectors(ws, vectors, scales) if vectors else ws

@@ -1,0 +1,97 @@
+"""What the optimize-edit and refine jobs share: loading their inputs and packaging the vector they make."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from webapp.annotations.models import SegmentationBranch
+from webapp.editsessions.models import StackEntry
+from webapp.errors import InvalidInput
+from webapp.jobs.models import Job
+from webapp.jobs.runners.common import checked_model, model_encoder, perceptual_distance, registered_branch
+
+if TYPE_CHECKING:
+    import torch
+
+    from editing_engine.checkpoints import LoadedModel
+    from editing_engine.editing import EditResult
+
+
+@dataclass
+class EditInputs:
+    """The engine objects an edit job runs with."""
+
+    entry: StackEntry
+    loaded: LoadedModel
+    branch: Any
+    perceptual: Any
+    encoder: Any
+    label_names: list[str]
+
+
+@dataclass(frozen=True)
+class MadeVector:
+    """A vector file made by a job, with what the library records beside it."""
+
+    data: bytes
+    name: str
+    labels: list[int]
+    loss_curve: list[float]
+    before_png: bytes
+    after_png: bytes
+
+
+def job_entry(job: Job) -> StackEntry:
+    """The session entry the job works from; a clear error when it was removed meanwhile."""
+    entry = (StackEntry.objects.select_related("session__image__model", "vector")
+             .filter(pk=job.parameters["entry"]).first())
+    if entry is None:
+        raise InvalidInput("The edit-session entry this job works from was removed.", code="entry_removed")
+    return entry
+
+
+def edit_inputs(job: Job) -> EditInputs:
+    """Load the entry, the checked generator, the branch chosen at request time, encoder and loss."""
+    entry = job_entry(job)
+    model = entry.session.image.model
+    loaded = checked_model(model)
+    record = SegmentationBranch.objects.filter(pk=job.parameters["branch"]).first()
+    if record is None:
+        raise InvalidInput("The segmentation branch chosen for this job was deleted.", code="no_branch")
+    return EditInputs(
+        entry=entry,
+        loaded=loaded,
+        branch=registered_branch(record, loaded),
+        perceptual=perceptual_distance(loaded),
+        encoder=model_encoder(model, loaded),
+        label_names=list(model.labels.order_by("index").values_list("name", flat=True)),
+    )
+
+
+def make_vector(job: Job, inputs: EditInputs, result: EditResult, before: torch.Tensor, name: str,
+                source: dict[str, Any]) -> MadeVector:
+    """Package an edit result as vector file bytes plus before/after thumbnails and its loss curve."""
+    import torch
+
+    from editing_engine.editing import result_to_vector
+    from editing_engine.generator import to_uint8_image
+    from editing_engine.rendering import encode_png
+    from editing_engine.vectors import vector_to_bytes
+
+    entry = inputs.entry
+    model = entry.session.image.model
+    full_source = {"image": entry.session.image_id, "session": entry.session_id, "entry": entry.pk,
+                   "job": job.pk, **source}
+    vector = result_to_vector(result, inputs.loaded.weights_hash, model_id=str(model.pk), name=name,
+                              label_names=inputs.label_names, source=full_source)
+    with torch.no_grad():
+        before_image = inputs.loaded.generator.synthesis(before, noise_mode="const")[0]
+    return MadeVector(
+        data=vector_to_bytes(vector),
+        name=name,
+        labels=list(result.involved_labels),
+        loss_curve=[round(step["total"], 6) for step in result.losses],
+        before_png=encode_png(to_uint8_image(before_image)),
+        after_png=encode_png(to_uint8_image(result.image)),
+    )

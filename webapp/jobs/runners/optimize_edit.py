@@ -1,0 +1,58 @@
+"""Optimize-edit job: the W+ offset that realises a session's edited part mask, stored as a library vector."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from webapp.editsessions import services as editsessions
+from webapp.jobs.models import Job
+from webapp.jobs.progress import JobHooks
+from webapp.jobs.runners import Runner
+from webapp.jobs.runners.common import label_map, latent_before
+from webapp.jobs.runners.edits import MadeVector, edit_inputs, job_entry, make_vector
+from webapp.library import services as library
+
+
+def compute(job: Job, hooks: JobHooks) -> MadeVector:
+    """Optimise from the latent the stack gives before the mask edit towards the edited labels."""
+    from editing_engine.editing import DEFAULT_EDIT, optimize_edit
+
+    inputs = edit_inputs(job)
+    ws = latent_before(inputs.entry, inputs.loaded)
+    result = optimize_edit(
+        inputs.loaded.generator,
+        inputs.branch,
+        ws,
+        label_map(inputs.entry.mask.path),
+        perceptual=inputs.perceptual,
+        encoder=inputs.encoder,
+        config=replace(DEFAULT_EDIT, steps=int(job.parameters["steps"])),
+        progress=hooks.progress,
+        should_cancel=hooks.should_cancel,
+    )
+    edited = [inputs.label_names[index] for index in result.involved_labels]
+    name = job.parameters["name"] or f"Edit of {', '.join(edited) or 'no label'}"
+    return make_vector(job, inputs, result, ws, name[:100], {})
+
+
+def store(job: Job, output: MadeVector) -> dict[str, Any]:
+    """Add the vector to the team library (as the requester) and link it to its mask-edit entry."""
+    entry = job_entry(job)
+    vector = library.create_edit_vector(
+        job.requested_by,
+        entry.session.image.model,
+        output.data,
+        output.name,
+        label_indices=output.labels,
+        source_image=entry.session.image,
+        source_session=entry.session,
+        loss_curve=output.loss_curve,
+        thumbnails=(output.before_png, output.after_png),
+        job=job,
+    )
+    editsessions.attach_result_vector(entry, vector)
+    return {"vector": vector.pk, "session": entry.session_id, "entry": entry.pk}
+
+
+RUNNER = Runner(compute=compute, store=store)

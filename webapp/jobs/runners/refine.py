@@ -1,0 +1,63 @@
+"""Refine job: adapt a library vector, as applied at a session entry, to that session's image."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from webapp.jobs.models import Job
+from webapp.jobs.progress import JobHooks
+from webapp.jobs.runners import Runner
+from webapp.jobs.runners.common import latent_before
+from webapp.jobs.runners.edits import MadeVector, edit_inputs, job_entry, make_vector
+from webapp.library import services as library
+
+
+def compute(job: Job, hooks: JobHooks) -> MadeVector:
+    """Self-supervised refinement starting from the vector-edited latent; the result is a new vector."""
+    from editing_engine.editing import DEFAULT_REFINE, refine_edit
+    from editing_engine.vectors import apply_vectors, load_vector
+
+    inputs = edit_inputs(job)
+    entry = inputs.entry
+    ws_original = latent_before(entry, inputs.loaded)
+    applied = load_vector(entry.vector.vector.path, inputs.loaded.weights_hash, tuple(ws_original.shape[1:]))
+    ws_edited = apply_vectors(ws_original, [applied], [float(entry.scale)])
+    labels = list(entry.vector.labels.values_list("index", flat=True)) or applied.labels
+    result = refine_edit(
+        inputs.loaded.generator,
+        inputs.branch,
+        ws_original,
+        ws_edited,
+        labels,
+        perceptual=inputs.perceptual,
+        encoder=inputs.encoder,
+        config=replace(DEFAULT_REFINE, steps=int(job.parameters["steps"])),
+        progress=hooks.progress,
+        should_cancel=hooks.should_cancel,
+    )
+    name = job.parameters["name"] or f"{entry.vector.name} (refined for {entry.session.image})"
+    source = {"refined_from": entry.vector_id, "scale": entry.scale}
+    return make_vector(job, inputs, result, ws_original, name[:100], source)
+
+
+def store(job: Job, output: MadeVector) -> dict[str, Any]:
+    """Add the refined vector to the team library (as the requester)."""
+    entry = job_entry(job)
+    vector = library.create_edit_vector(
+        job.requested_by,
+        entry.session.image.model,
+        output.data,
+        output.name,
+        label_indices=output.labels,
+        source_image=entry.session.image,
+        source_session=entry.session,
+        loss_curve=output.loss_curve,
+        thumbnails=(output.before_png, output.after_png),
+        job=job,
+    )
+    return {"vector": vector.pk, "refined_from": entry.vector_id, "session": entry.session_id,
+            "entry": entry.pk}
+
+
+RUNNER = Runner(compute=compute, store=store)
