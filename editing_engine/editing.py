@@ -65,6 +65,7 @@ class EditConfig:
     averaging: Averaging = "probabilities"
     masked_mean: bool = True
     context_labels: tuple[int, ...] = ()
+    balance_changed: bool = True
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -105,6 +106,7 @@ RELEASE_RECIPE = EditConfig(
     dilation=3,
     averaging="logits",
     masked_mean=False,
+    balance_changed=False,
 )
 """The release's edit: brush footprint dilated 3x3 x3, averaged logits, all-pixel MSE, 29 steps."""
 
@@ -139,6 +141,7 @@ class _Problem:
     reference: torch.Tensor
     region: torch.Tensor
     targets: torch.Tensor
+    changed_in_region: torch.Tensor
     config: EditConfig
 
 
@@ -193,8 +196,15 @@ def _segmentation_loss(
         return features[0].new_zeros(())
     pixel_mask = problem.region[None]
     if problem.config.averaging == "logits":
-        return F.cross_entropy(branch.logits(features, pixel_mask).mean(dim=0), problem.targets)
-    return F.nll_loss(branch.log_probs(features, pixel_mask), problem.targets)
+        per_pixel = F.cross_entropy(branch.logits(features, pixel_mask).mean(dim=0), problem.targets,
+                                    reduction="none")
+    else:
+        per_pixel = F.nll_loss(branch.log_probs(features, pixel_mask), problem.targets, reduction="none")
+    changed = problem.changed_in_region
+    if not problem.config.balance_changed or bool(changed.all()) or not bool(changed.any()):
+        return per_pixel.mean()
+    # The changed pixels are usually a small part of the region; weigh them as much as the rest.
+    return 0.5 * (per_pixel[changed].mean() + per_pixel[~changed].mean())
 
 
 def _preservation_losses(
@@ -336,6 +346,7 @@ def optimize_edit(
         reference=reference[None],
         region=region.to(device),
         targets=edited.to(device)[region.to(device)],
+        changed_in_region=(original != edited)[region].to(device),
         config=config,
     )
     with _eval_mode(branch):
@@ -378,6 +389,7 @@ def refine_edit(
         reference=reference[None],
         region=region.to(ws_edited.device),
         targets=seg_after[region.to(seg_after.device)].to(ws_edited.device),
+        changed_in_region=(seg_before != seg_after)[region.to(seg_after.device)].to(ws_edited.device),
         config=replace(config, region="labels"),
     )
     with _eval_mode(branch):
