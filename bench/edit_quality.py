@@ -168,7 +168,8 @@ def smile(lift: float = 2.0) -> Callable[[np.ndarray], np.ndarray]:
         centre, half = (xs.min() + xs.max()) / 2, max((xs.max() - xs.min()) / 2, 1)
         out = labels.copy()
         out[group] = L["skin"]
-        for y, x in sorted(zip(ys, xs, strict=True), key=lambda p: -labels[p]):
+        # The lift depends on the column only, so no two pixels land on the same place.
+        for y, x in zip(ys, xs, strict=True):
             new_y = y - round(lift * ((x - centre) / half) ** 2)
             if 0 <= new_y < labels.shape[0] and out[new_y, x] in (L["skin"], L["lips"], L["mouth"]):
                 out[new_y, x] = labels[y, x]
