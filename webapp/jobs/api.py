@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,12 +14,15 @@ from rest_framework.views import APIView
 from webapp.api.filters import filter_by_params
 from webapp.jobs import services
 from webapp.jobs.kinds import available_types
-from webapp.jobs.models import Job, JobType
+from webapp.jobs.models import Job, JobStatus, JobType
 from webapp.jobs.serializers import JobCreateSerializer, JobSerializer, JobTypesSerializer
 from webapp.teams.models import Team
 from webapp.teams.permissions import Action, get_team_object_or_404
 
 JOB_FILTERS = {"team": ("team_id", int), "status": ("status", str), "type": ("type", str)}
+LIMIT_REACHED = OpenApiResponse(description="The team's GPU job limit is reached (details: limit, active).")
+BUSY = OpenApiResponse(description="The same work is already queued or running (details: job).")
+FINISHED = OpenApiResponse(description="The job already succeeded or failed (details: status).")
 
 
 class JobListView(generics.ListCreateAPIView):
@@ -30,7 +33,18 @@ class JobListView(generics.ListCreateAPIView):
     def get_queryset(self) -> QuerySet[Job]:
         return filter_by_params(services.jobs_for_viewer(self.request.user), self.request, JOB_FILTERS)
 
-    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("team", int),
+            OpenApiParameter("status", str, enum=JobStatus.values),
+            OpenApiParameter("type", str, enum=JobType.values),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """List jobs."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer, 409: BUSY, 429: LIMIT_REACHED})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Request a job; 429 when the team's GPU job limit is reached, 400 for unavailable types."""
         serializer = JobCreateSerializer(data=request.data)
@@ -54,7 +68,7 @@ class JobDetailView(generics.RetrieveAPIView):
 class JobCancelView(APIView):
     """Cancel a job: queued jobs end at once, running ones stop at their next step."""
 
-    @extend_schema(request=None, responses={200: JobSerializer})
+    @extend_schema(request=None, responses={200: JobSerializer, 409: FINISHED})
     def post(self, request: Request, pk: int) -> Response:
         """Request the cancel; the answer is the job (``cancel_requested`` true, status as it now is)."""
         job = services.request_cancel(request.user, services.job_for_viewer(request.user, pk))
