@@ -48,6 +48,7 @@ BRANCH_WEIGHTS_FILE = "branch.safetensors"
 BRANCH_FORMAT = "partedit-branch/v1"
 DEFAULT_CHUNK_PIXELS = 4096
 DEFAULT_CHUNK_BYTES = 32 * 2**20
+DENSE_RESAMPLE_PIXELS = 32 * 32
 
 
 class BranchError(ValueError):
@@ -231,21 +232,40 @@ def linear_taps(in_size: int, out_size: int, device: torch.device | None = None)
     return LinearTaps(i0=i0, i1=i1, w0=1.0 - w1, w1=w1)
 
 
+def interpolation_matrix(in_size: int, out_size: int, device: torch.device | None = None) -> torch.Tensor:
+    """The ``[out, in]`` matrix of ``linear_taps``: multiplying by it resamples one axis bilinearly."""
+    taps = linear_taps(in_size, out_size, device)
+    matrix = torch.zeros(out_size, in_size, device=device)
+    rows = torch.arange(out_size, device=device)
+    matrix.index_put_((rows, taps.i0), taps.w0, accumulate=True)
+    matrix.index_put_((rows, taps.i1), taps.w1, accumulate=True)
+    return matrix
+
+
 def resample_rows(feature: torch.Tensor, rows: slice, resolution: int) -> torch.Tensor:
     """Rows ``rows`` of ``feature [B, C, h, w]`` resampled bilinearly to ``resolution``: ``[B, C, r, R]``.
 
-    Equal to slicing ``F.interpolate(feature, (R, R), mode="bilinear", align_corners=False)``
-    without building the rest of the map: the source rows are blended with ``F.interpolate``'s
-    row weights, then ``F.interpolate`` resamples the columns (its row mapping is the identity
+    Equal (up to float rounding) to slicing ``F.interpolate(feature, (R, R), mode="bilinear",
+    align_corners=False)`` without building the rest of the map. Small maps (at most
+    ``DENSE_RESAMPLE_PIXELS``) are resampled by two matrix products with the interpolation
+    matrices; larger ones blend the two source rows per output row with ``F.interpolate``'s
+    weights, then let ``F.interpolate`` resample the columns (its row mapping is the identity
     when the row count is unchanged).
     """
     height, width = feature.shape[-2:]
+    dtype = feature.dtype
+    if (height, width) == (resolution, resolution):
+        return feature[:, :, rows]
+    if height * width <= DENSE_RESAMPLE_PIXELS:
+        along_rows = interpolation_matrix(height, resolution, feature.device)[rows].to(dtype)
+        along_cols = interpolation_matrix(width, resolution, feature.device).to(dtype)
+        return torch.matmul(torch.matmul(along_rows, feature), along_cols.t())
     if height == resolution:
         band = feature[:, :, rows]
     else:
         ty = linear_taps(height, resolution, feature.device)
-        w0 = ty.w0[rows].to(feature.dtype)[:, None]
-        w1 = ty.w1[rows].to(feature.dtype)[:, None]
+        w0 = ty.w0[rows].to(dtype)[:, None]
+        w1 = ty.w1[rows].to(dtype)[:, None]
         band = feature.index_select(2, ty.i0[rows]) * w0 + feature.index_select(2, ty.i1[rows]) * w1
     if width == resolution:
         return band
@@ -275,14 +295,15 @@ class MemberNorm(nn.Module):
         return x
 
     def forward_image(self, x: torch.Tensor, members: slice) -> torch.Tensor:
-        """Normalise image maps ``[B, m*H, R, R]`` holding the units of the members in ``members``."""
+        """Normalise ``x [B, m, H, N]``: the units of the members ``members`` at ``N`` pixels."""
         if self.kind == "batch":
             units = slice(members.start * self.width, members.stop * self.width)
             bn = self.bn
             assert bn.running_mean is not None and bn.running_var is not None
             use_batch = self.training or not bn.track_running_stats
-            return F.batch_norm(
-                x,
+            flat = x.reshape(x.shape[0], -1, x.shape[3])
+            normed = F.batch_norm(
+                flat,
                 bn.running_mean[units],
                 bn.running_var[units],
                 bn.weight[units],
@@ -291,13 +312,13 @@ class MemberNorm(nn.Module):
                 bn.momentum or 0.0,
                 bn.eps,
             )
-        if self.kind == "layer":
-            grouped = x.reshape(x.shape[0], -1, self.width, *x.shape[2:])
-            mean = grouped.mean(dim=2, keepdim=True)
-            var = grouped.var(dim=2, unbiased=False, keepdim=True)
-            normed = (grouped - mean) * torch.rsqrt(var + 1e-5)
-            normed = normed * self.weight[members, :, None, None] + self.bias[members, :, None, None]
             return normed.reshape(x.shape)
+        if self.kind == "layer":
+            mean = x.mean(dim=2, keepdim=True)
+            var = x.var(dim=2, unbiased=False, keepdim=True)
+            return (x - mean) * torch.rsqrt(var + 1e-5) * self.weight[members, :, None] + self.bias[
+                members, :, None
+            ]
         return x
 
 
@@ -362,15 +383,15 @@ class SegmentationBranch(nn.Module):
         return x.transpose(0, 1)
 
     def tail_image(self, hidden: torch.Tensor, members: slice) -> torch.Tensor:
-        """``tail`` on image maps: ``[B, m*h1, R, R]`` of ``members`` -> logits ``[B, m, L, R, R]``."""
-        x = hidden
+        """``tail`` on image maps: ``[B, m*h1, r, R]`` of ``members`` -> logits ``[B, m, L, r, R]``."""
+        batch, _, rows, cols = hidden.shape
         count = members.stop - members.start
+        x = hidden.reshape(batch, count, -1, rows * cols)
         for norm, weight, bias in zip(self.norms, self.weights, self.biases, strict=True):
             assert isinstance(norm, MemberNorm)
             x = norm.forward_image(F.relu(x), members)
-            w = weight[members]
-            x = F.conv2d(x, w.reshape(-1, w.shape[2], 1, 1), bias[members].reshape(-1), groups=count)
-        return x.reshape(x.shape[0], count, self.config.num_labels, *x.shape[2:])
+            x = torch.matmul(weight[members], x) + bias[members, :, None]
+        return x.reshape(batch, count, self.config.num_labels, rows, cols)
 
     def logits_from_pixel_features(self, pixel_features: torch.Tensor) -> torch.Tensor:
         """Member logits ``[M, P, L]`` for explicit pixel features ``[P, C]`` (reference path)."""

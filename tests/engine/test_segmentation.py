@@ -98,7 +98,7 @@ def test_sampling_at_pixels_matches_interpolate(in_size: int, out_size: int) -> 
     torch.testing.assert_close(got, expected.permute(0, 2, 3, 1)[mask])
 
 
-@pytest.mark.parametrize("in_size,out_size", [(4, 16), (16, 16), (32, 16), (3, 7)])
+@pytest.mark.parametrize("in_size,out_size", [(4, 16), (16, 16), (32, 16), (3, 7), (48, 64), (64, 40)])
 def test_resampling_row_bands_matches_interpolate(in_size: int, out_size: int) -> None:
     feature = torch.randn(2, 5, in_size, in_size)
     expected = F.interpolate(feature, size=(out_size, out_size), mode="bilinear", align_corners=False)
