@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .branch_commands import add_branch_parsers
 from .checkpoints import CheckpointError, load_generator
@@ -33,14 +34,29 @@ def command_train_oracle(args: argparse.Namespace) -> int:
     import torch
 
     from .domain import LABELS, STYLES
-    from .evaluation import evaluate_oracle, format_accuracy_table, procedural_batches
-    from .oracle import Oracle, OracleConfig, OracleTrainingConfig, save_oracle, train_oracle
+    from .evaluation import ORACLE_TRAIN_SEED_BASE, evaluate_oracle, format_accuracy_table, procedural_batches
+    from .oracle import (
+        Oracle,
+        OracleConfig,
+        OracleTrainingConfig,
+        load_oracle,
+        save_oracle,
+        train_oracle,
+        training_stages,
+    )
 
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    oracle = Oracle(OracleConfig(num_labels=len(LABELS), base_channels=args.base_channels,
-                                 channel_max=args.channel_max, label_names=tuple(LABELS)))
+    stages: list[dict[str, Any]] = []
+    if args.init:
+        oracle = load_oracle(args.init).requires_grad_(True)
+        stages = training_stages(args.init)
+    else:
+        oracle = Oracle(OracleConfig(num_labels=len(LABELS), base_channels=args.base_channels,
+                                     channel_max=args.channel_max, label_names=tuple(LABELS)))
+    # Each stage renders fresh seeds, following on from the images earlier stages saw.
+    seed_base = ORACLE_TRAIN_SEED_BASE + sum(int(stage["training"]["images_seen"]) for stage in stages)
     config = OracleTrainingConfig(steps=args.steps, batch_size=args.batch_size,
                                   learning_rate=args.lr, seed=args.seed)
     start = time.perf_counter()
@@ -50,17 +66,20 @@ def command_train_oracle(args: argparse.Namespace) -> int:
             rate = step * args.batch_size / (time.perf_counter() - start)
             print(f"step {step}/{total} loss {loss:.4f} ({rate:.1f} img/s)", flush=True)
 
-    batches = procedural_batches(args.batch_size, args.size, args.out_of_domain_fraction)
+    batches = procedural_batches(args.batch_size, args.size, args.out_of_domain_fraction, seed_base)
     summary = train_oracle(oracle, batches, config, progress)
     accuracies = [evaluate_oracle(oracle, style, args.eval_count, args.size) for style in STYLES]
     print(format_accuracy_table(accuracies))
     arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "handler"}
-    save_oracle(args.output, oracle, metadata={
+    stages.append({
         "arguments": arguments,
+        "seed_base": seed_base,
         "training": {"steps": summary.steps_done, "images_seen": summary.images_seen,
                      "wall_seconds": round(summary.wall_seconds, 1), "threads": torch.get_num_threads(),
                      "final_loss": summary.losses[-1] if summary.losses else None},
-        "held_out": [accuracy.to_dict() for accuracy in accuracies],
+    })
+    save_oracle(args.output, oracle, metadata={
+        "stages": stages, "held_out": [accuracy.to_dict() for accuracy in accuracies],
     })
     print(f"wrote {args.output}")
     return 0
@@ -72,6 +91,7 @@ def add_train_oracle_parser(sub: argparse._SubParsersAction) -> None:
 
     parser = sub.add_parser("train-oracle", help="train the evaluation oracle (U-Net) on procedural renders")
     parser.add_argument("--output", "-o", type=Path, default=BUNDLED_ORACLE_DIR)
+    parser.add_argument("--init", type=Path, help="continue from this saved oracle (its channel sizes win)")
     parser.add_argument("--steps", type=int, default=4500)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=2e-3)

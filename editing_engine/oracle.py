@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -345,6 +346,14 @@ def oracle_metadata(path: str | Path) -> dict[str, object]:
     except (OSError, json.JSONDecodeError) as error:
         raise CheckpointError(f"cannot read {Path(path) / CONFIG_FILE}: {error}") from error
     return dict(document.get("metadata") or {})
+
+
+def training_stages(path: str | Path) -> list[dict[str, Any]]:
+    """The training stages recorded in a saved oracle's metadata, oldest first (``train-oracle --init``)."""
+    stages = oracle_metadata(path).get("stages") or []
+    if not isinstance(stages, list) or not all(isinstance(stage, dict) for stage in stages):
+        raise CheckpointError(f"{Path(path) / CONFIG_FILE}: metadata 'stages' must be a list of objects")
+    return stages
 
 
 def label_names(oracle: Oracle) -> Sequence[str]:

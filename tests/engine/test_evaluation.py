@@ -12,6 +12,7 @@ from editing_engine.checkpoints import load_generator
 from editing_engine.cli import main
 from editing_engine.domain import LABELS
 from editing_engine.evaluation import (
+    ORACLE_TRAIN_SEED_BASE,
     OracleAccuracy,
     evaluate_generator,
     evaluate_oracle,
@@ -19,7 +20,7 @@ from editing_engine.evaluation import (
     generate_images,
     procedural_batches,
 )
-from editing_engine.oracle import Oracle, OracleConfig, load_oracle, oracle_metadata
+from editing_engine.oracle import Oracle, OracleConfig, load_oracle, oracle_metadata, training_stages
 from editing_engine.rendering import render_seed
 
 
@@ -90,9 +91,18 @@ def test_cli_train_oracle_then_evaluate_generator(tiny_model_dir: Path, tmp_path
     out = capsys.readouterr().out
     assert "step 2/2" in out and "mIoU" in out
     metadata = oracle_metadata(oracle_dir)
-    assert metadata["training"]["images_seen"] == 4  # type: ignore[index]
     assert [entry["style"] for entry in metadata["held_out"]] == ["in_domain", "out_of_domain"]  # type: ignore[union-attr]
     assert load_oracle(oracle_dir).config.label_names == tuple(LABELS)
+    stages = training_stages(oracle_dir)
+    assert [stage["training"]["images_seen"] for stage in stages] == [4]
+    assert stages[0]["seed_base"] == ORACLE_TRAIN_SEED_BASE
+
+    continued = tmp_path / "continued"
+    assert main(["train-oracle", "--init", str(oracle_dir), "--output", str(continued), "--steps", "1",
+                 "--batch-size", "3", "--size", "16", "--eval-count", "1", "--threads", "1"]) == 0
+    stages = training_stages(continued)
+    assert [stage["seed_base"] for stage in stages] == [ORACLE_TRAIN_SEED_BASE, ORACLE_TRAIN_SEED_BASE + 4]
+    assert load_oracle(continued).config == load_oracle(oracle_dir).config
     output = tmp_path / "quality.json"
     assert main(["evaluate-generator", "--model", str(tiny_model_dir), "--oracle", str(oracle_dir),
                  "--n", "6", "--output", str(output)]) == 0
