@@ -178,15 +178,31 @@ class PixelSet:
         return cls(batch, rows, cols)
 
 
+def sample_points(
+    feature: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, resolution: int
+) -> torch.Tensor:
+    """Values ``[N, C, K]`` of ``feature [N, C, h, w]`` resampled to ``resolution`` at K pixels per image.
+
+    ``rows`` and ``cols`` are ``[N, K]`` output-pixel coordinates. Equal (up to float rounding)
+    to ``F.interpolate(..., mode="bilinear", align_corners=False)`` followed by indexing, without
+    building the resampled map: ``grid_sample`` at the output pixel centres with border padding
+    uses the same source coordinates and clamping.
+    """
+    if feature.shape[-2:] == (resolution, resolution):
+        images = torch.arange(feature.shape[0], device=feature.device)[:, None]
+        return feature[images, :, rows, cols].transpose(1, 2)
+    grid = torch.stack([cols, rows], dim=-1).to(feature.dtype).add(0.5).mul(2.0 / resolution).sub(1.0)
+    sampled = F.grid_sample(
+        feature, grid[:, None], mode="bilinear", padding_mode="border", align_corners=False
+    )
+    return sampled[:, :, 0]
+
+
 def sample_at_pixels(feature: torch.Tensor, pixels: PixelSet, resolution: int) -> torch.Tensor:
     """Values ``[P, C]`` of ``feature [B, C, h, w]`` resampled to ``resolution``, read at ``pixels`` only.
 
-    Equal (up to float rounding) to ``F.interpolate(..., mode="bilinear", align_corners=False)``
-    followed by indexing, without building the resampled map: ``grid_sample`` at the output pixel
-    centres with border padding uses the same source coordinates and clamping. ``pixels`` must be
-    sorted by batch index (``PixelSet.from_mask`` order).
+    See ``sample_points``. ``pixels`` must be sorted by batch index (``PixelSet.from_mask`` order).
     """
-    height, width = feature.shape[-2:]
     counts = torch.bincount(pixels.batch, minlength=feature.shape[0]).tolist()
     outputs = []
     offset = 0
@@ -195,18 +211,7 @@ def sample_at_pixels(feature: torch.Tensor, pixels: PixelSet, resolution: int) -
             continue
         rows, cols = pixels.rows[offset : offset + count], pixels.cols[offset : offset + count]
         offset += count
-        if (height, width) == (resolution, resolution):
-            outputs.append(feature[image][:, rows, cols].t())
-            continue
-        grid = torch.stack([cols, rows], dim=-1).to(feature.dtype).add(0.5).mul(2.0 / resolution).sub(1.0)
-        sampled = F.grid_sample(
-            feature[image : image + 1],
-            grid.reshape(1, 1, count, 2),
-            mode="bilinear",
-            padding_mode="border",
-            align_corners=False,
-        )
-        outputs.append(sampled[0, :, 0].t())
+        outputs.append(sample_points(feature[image : image + 1], rows[None], cols[None], resolution)[0].t())
     if not outputs:
         return feature.new_zeros(0, feature.shape[1])
     return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
@@ -619,8 +624,9 @@ def train_branch(
 
     ``annotations`` holds ``(ws [1, num_ws, w_dim], labels [H, W] ints)`` pairs at the branch
     resolution. Only native-resolution features are cached; each step every member draws its
-    own ``pixels_per_step`` random annotated pixels, so members see different data (bagging)
-    as well as different initialisations. Cross-entropy, Adam. Returns the branch in eval mode.
+    own ``ceil(pixels_per_step / N)`` random pixels from each of the N annotated images, so
+    members see different data (bagging) as well as different initialisations, and every image
+    weighs the same. Cross-entropy, Adam. Returns the branch in eval mode.
     """
     if isinstance(branch_config_or_branch, SegmentationBranch):
         branch = branch_config_or_branch
@@ -641,24 +647,21 @@ def train_branch(
     rng = torch.Generator().manual_seed(seed)
     members, resolution = config.num_members, config.resolution
     num_images = cache.labels.shape[0]
-    flat_labels = cache.labels.reshape(-1)
+    per_image = max(1, math.ceil(pixels_per_step / num_images))
     optimizer = torch.optim.Adam(branch.parameters(), lr=learning_rate)
     branch.train()
     for step in range(steps):
         check_cancel(should_cancel, "branch training")
-        flat = torch.randint(
-            0, num_images * resolution * resolution, (members * pixels_per_step,), generator=rng
-        )
-        ordered, order = flat.sort()
-        pixels = PixelSet(
-            ordered // (resolution * resolution), (ordered // resolution) % resolution, ordered % resolution
-        )
-        sampled = torch.cat([sample_at_pixels(f, pixels, resolution) for f in cache.features], dim=1)
-        pixel_features = torch.empty_like(sampled)
-        pixel_features[order] = sampled
-        member_features = pixel_features.reshape(members, pixels_per_step, -1)
+        rows = torch.randint(0, resolution, (num_images, members * per_image), generator=rng)
+        cols = torch.randint(0, resolution, (num_images, members * per_image), generator=rng)
+        sampled = torch.cat([sample_points(f, rows, cols, resolution) for f in cache.features], dim=1)
+        # [N, C, members * per_image] -> [members, N * per_image, C]: each member its own pixels.
+        member_features = sampled.reshape(num_images, -1, members, per_image).permute(2, 0, 3, 1)
+        member_features = member_features.reshape(members, num_images * per_image, -1)
+        images = torch.arange(num_images)[:, None]
+        targets = cache.labels[images, rows, cols].reshape(num_images, members, per_image)
+        targets = targets.transpose(0, 1).reshape(members, -1)
         logits = branch.tail(branch.first_layer_from_pixel_features(member_features))
-        targets = flat_labels[flat].reshape(members, pixels_per_step)
         loss = F.cross_entropy(logits.reshape(-1, config.num_labels), targets.reshape(-1)) * members
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -17,6 +17,7 @@ from editing_engine.segmentation import (
     naive_pixel_features,
     resample_rows,
     sample_at_pixels,
+    sample_points,
     save_branch,
     segment,
     train_branch,
@@ -96,6 +97,17 @@ def test_sampling_at_pixels_matches_interpolate(in_size: int, out_size: int) -> 
     pixels = PixelSet.from_mask(mask)
     got = sample_at_pixels(feature, pixels, out_size)
     torch.testing.assert_close(got, expected.permute(0, 2, 3, 1)[mask])
+
+
+@pytest.mark.parametrize("in_size", [4, 16, 32])
+def test_sampling_points_per_image_matches_interpolate(in_size: int) -> None:
+    feature = torch.randn(3, 5, in_size, in_size)
+    expected = F.interpolate(feature, size=(16, 16), mode="bilinear", align_corners=False)
+    rng = torch.Generator().manual_seed(1)
+    rows, cols = torch.randint(0, 16, (3, 7), generator=rng), torch.randint(0, 16, (3, 7), generator=rng)
+    got = sample_points(feature, rows, cols, 16)
+    assert got.shape == (3, 5, 7)
+    torch.testing.assert_close(got, expected[torch.arange(3)[:, None], :, rows, cols].transpose(1, 2))
 
 
 @pytest.mark.parametrize("in_size,out_size", [(4, 16), (16, 16), (32, 16), (3, 7), (48, 64), (64, 40)])
