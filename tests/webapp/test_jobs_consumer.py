@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 
 from webapp.jobs import routing
 from webapp.jobs.events import publish
@@ -18,6 +21,14 @@ from webapp.teams.models import Role
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 application = URLRouter(routing.websocket_urlpatterns)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_consumer_connections() -> AsyncIterator[None]:
+    """Close the database connections the consumer opened in its sync thread (PostgreSQL drops the
+    test database only when no session uses it)."""
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
