@@ -13,7 +13,13 @@ from webapp.assets.models import Image
 from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import checked_model, latent_bytes, model_encoder, perceptual_distance
+from webapp.jobs.runners.common import (
+    checked_model,
+    device_of,
+    latent_bytes,
+    model_encoder,
+    perceptual_distance,
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class EmbedOutput:
 
 def compute(job: Job, hooks: JobHooks) -> EmbedOutput:
     """Run the engine's embedding on the image's normalized pixels."""
-    from editing_engine.embedding import embed_image
+    from editing_engine.embedding import embed_image, image_to_tensor
 
     image = Image.objects.select_related("model").get(pk=job.parameters["image"])
     loaded = checked_model(image.model)
@@ -35,8 +41,10 @@ def compute(job: Job, hooks: JobHooks) -> EmbedOutput:
     perceptual = perceptual_distance(loaded)
     with PILImage.open(image.normalized.path) as stored:
         pixels = np.asarray(stored.convert("RGB"))
+    # The target goes in on the generator's device (the engine keeps a tensor input where it is).
+    target = image_to_tensor(pixels, loaded.config.resolution).to(device_of(loaded))
     steps = int(job.parameters["steps"])
-    result = embed_image(loaded.generator, encoder, pixels, steps=steps, perceptual=perceptual,
+    result = embed_image(loaded.generator, encoder, target, steps=steps, perceptual=perceptual,
                          progress=hooks.progress, should_cancel=hooks.should_cancel)
     reconstruction = float(result.reconstruction_losses[result.best_step])
     metrics = {
