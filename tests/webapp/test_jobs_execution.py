@@ -255,6 +255,26 @@ def test_embedding_cancelled_between_steps_ends_cancelled_and_keeps_the_image_as
     assert (image.status, bool(image.latent)) == ("pending", False)
 
 
+def test_a_cancel_that_arrives_after_the_last_step_still_wins(lab: dict[str, Any],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    image = uploaded_image(lab)
+    job = embed_job(lab, image, steps=2)
+    report = JobHooks.progress
+
+    def progress_then_cancel(hooks: JobHooks, step: int, total: int, loss: float) -> None:
+        report(hooks, step, total, loss)
+        if step == total:  # after the engine's last cancel check
+            services.request_cancel(lab["editor"], Job.objects.get(pk=job.pk))
+
+    monkeypatch.setattr(JobHooks, "progress", progress_then_cancel)
+    execute_job(job.pk)
+
+    job.refresh_from_db()
+    image.refresh_from_db()
+    assert (job.status, job.result, job.progress_step) == ("cancelled", {}, 2)
+    assert (image.status, bool(image.latent)) == ("pending", False)
+
+
 def test_embedding_an_image_twice_at_once_is_refused(lab: dict[str, Any]) -> None:
     from webapp.errors import Conflict
 

@@ -109,9 +109,10 @@ def complete_job(job: Job, store: Any, output: Any) -> None:
         if not won:
             job.refresh_from_db()
             if job.cancel_requested and not job.is_terminal:
-                finish_job(job, JobStatus.CANCELLED)
-            else:
-                logger.info("job %s is already %s; its result is not stored again", job.pk, job.status)
+                from editing_engine.progress import Cancelled
+
+                raise Cancelled("job cancelled after its last step; its result is not stored")
+            logger.info("job %s is already %s; its result is not stored again", job.pk, job.status)
             return
         result = store(job, output)
         Job.objects.filter(pk=job.pk).update(result=result)
