@@ -380,7 +380,7 @@ def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
     enc.add_argument("--lr", type=float, default=2e-4)
     enc.add_argument("--psi", type=float, default=0.7, help="truncation psi of the synthetic samples")
     enc.add_argument("--channel-base", type=int, default=2048)
-    enc.add_argument("--channel-max", type=int, default=256)
+    enc.add_argument("--channel-max", type=int, default=128)
     enc.add_argument("--perceptual", action="store_true", help="add the perceptual distance to the losses")
     enc.add_argument(
         "--lpips-weights", type=Path, help="local VGG16 weights (else the model's discriminator)"

@@ -53,9 +53,9 @@ class EncoderConfig:
     num_ws: int
     w_dim: int
     channel_base: int = 2048
-    channel_max: int = 256
+    channel_max: int = 128
     max_level: int = 16
-    head_hidden: int = 512
+    head_hidden: int = 256
 
     def __post_init__(self) -> None:
         log2 = math.log2(self.resolution)
