@@ -648,18 +648,21 @@ def train_branch(
     members, resolution = config.num_members, config.resolution
     num_images = cache.labels.shape[0]
     per_image = max(1, math.ceil(pixels_per_step / num_images))
+    device = cache.features[0].device
+    labels = cache.labels.to(device)
+    branch.to(device)
     optimizer = torch.optim.Adam(branch.parameters(), lr=learning_rate)
     branch.train()
     for step in range(steps):
         check_cancel(should_cancel, "branch training")
-        rows = torch.randint(0, resolution, (num_images, members * per_image), generator=rng)
-        cols = torch.randint(0, resolution, (num_images, members * per_image), generator=rng)
+        rows = torch.randint(0, resolution, (num_images, members * per_image), generator=rng).to(device)
+        cols = torch.randint(0, resolution, (num_images, members * per_image), generator=rng).to(device)
         sampled = torch.cat([sample_points(f, rows, cols, resolution) for f in cache.features], dim=1)
         # [N, C, members * per_image] -> [members, N * per_image, C]: each member its own pixels.
         member_features = sampled.reshape(num_images, -1, members, per_image).permute(2, 0, 3, 1)
         member_features = member_features.reshape(members, num_images * per_image, -1)
-        images = torch.arange(num_images)[:, None]
-        targets = cache.labels[images, rows, cols].reshape(num_images, members, per_image)
+        images = torch.arange(num_images, device=device)[:, None]
+        targets = labels[images, rows, cols].reshape(num_images, members, per_image)
         targets = targets.transpose(0, 1).reshape(members, -1)
         logits = branch.tail(branch.first_layer_from_pixel_features(member_features))
         loss = F.cross_entropy(logits.reshape(-1, config.num_labels), targets.reshape(-1)) * members
