@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -413,7 +413,12 @@ class SegmentationBranch(nn.Module):
         )
 
     def _image_logits(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Member logits ``[B, M, L, R, R]`` for every pixel, by member groups and bands of rows.
+        """Member logits ``[B, M, L, R, R]`` for every pixel (see ``_image_logit_groups``)."""
+        groups = list(self._image_logit_groups(features))
+        return torch.cat(groups, dim=1) if len(groups) > 1 else groups[0]
+
+    def _image_logit_groups(self, features: Sequence[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """Member logits for every pixel, one group of members ``[B, m, L, R, R]`` at a time.
 
         Taps smaller than the output are projected by the first layer at native size (summed per
         size) and the projection is resampled; larger or equal taps are resampled, then projected.
@@ -429,7 +434,6 @@ class SegmentationBranch(nn.Module):
         per_member = batch * first * resolution * resolution
         group = max(1, min(members, budget // per_member))
         band = max(1, min(resolution, budget // (batch * group * first * resolution)))
-        outputs = []
         for start in range(0, members, group):
             chosen = slice(start, min(start + group, members))
             units = slice(chosen.start * first, chosen.stop * first)
@@ -453,8 +457,7 @@ class SegmentationBranch(nn.Module):
                 for index in direct:
                     hidden.add_(self._project(resample_rows(features[index], rows, resolution), index, units))
                 bands.append(self.tail_image(hidden, chosen))
-            outputs.append(torch.cat(bands, dim=3) if len(bands) > 1 else bands[0])
-        return torch.cat(outputs, dim=1) if len(outputs) > 1 else outputs[0]
+            yield torch.cat(bands, dim=3) if len(bands) > 1 else bands[0]
 
     def _pixel_logits(self, features: Sequence[torch.Tensor], pixels: PixelSet, batch: int) -> torch.Tensor:
         """Member logits ``[M, P, L]`` at ``pixels`` only.
@@ -521,13 +524,26 @@ class SegmentationBranch(nn.Module):
         return ensemble_log_probs(logits, member_dim)
 
     def predict(self, features: Sequence[torch.Tensor]) -> BranchOutput:
-        """Averaged probabilities, argmax labels and Jensen-Shannon uncertainty for every pixel."""
-        logits = self.logits(features)
-        log_probs = ensemble_log_probs(logits, member_dim=1)
-        probs = log_probs.exp()
-        return BranchOutput(
-            probs=probs, labels=probs.argmax(dim=1), uncertainty=jensen_shannon(logits, member_dim=1)
-        )
+        """Averaged probabilities, argmax labels and Jensen-Shannon uncertainty for every pixel.
+
+        Accumulated one member group at a time: all members' logits never exist at once.
+        """
+        self.check_features(features)
+        prob_sum: torch.Tensor | None = None
+        entropy_sum: torch.Tensor | None = None
+        for logits in self._image_logit_groups(features):
+            log_probs = F.log_softmax(logits, dim=2)
+            probs = log_probs.exp()
+            group_probs = probs.sum(dim=1)
+            group_entropy = -(probs * log_probs).sum(dim=(1, 2))
+            prob_sum = group_probs if prob_sum is None else prob_sum + group_probs
+            entropy_sum = group_entropy if entropy_sum is None else entropy_sum + group_entropy
+        assert prob_sum is not None and entropy_sum is not None
+        members = self.config.num_members
+        mean_probs = prob_sum / members
+        mixture_entropy = -torch.xlogy(mean_probs, mean_probs).sum(dim=1)
+        uncertainty = (mixture_entropy - entropy_sum / members).clamp(min=0.0)
+        return BranchOutput(probs=mean_probs, labels=mean_probs.argmax(dim=1), uncertainty=uncertainty)
 
 
 def _init_weight(shape: tuple[int, ...], fan_in: int, rng: torch.Generator | None) -> torch.Tensor:
@@ -541,19 +557,6 @@ def ensemble_log_probs(logits: torch.Tensor, member_dim: int) -> torch.Tensor:
     label_dim = -1 if member_dim == 0 else member_dim + 1
     member_log_probs = F.log_softmax(logits, dim=label_dim)
     return torch.logsumexp(member_log_probs, dim=member_dim) - math.log(logits.shape[member_dim])
-
-
-def jensen_shannon(logits: torch.Tensor, member_dim: int) -> torch.Tensor:
-    """Jensen-Shannon divergence across members: H(mean p) - mean H(p), in nats, clamped at 0."""
-    label_dim = -1 if member_dim == 0 else member_dim + 1
-    member_log_probs = F.log_softmax(logits, dim=label_dim)
-    member_probs = member_log_probs.exp()
-    mean_log = torch.logsumexp(member_log_probs, dim=member_dim, keepdim=True) - math.log(
-        logits.shape[member_dim]
-    )
-    mean_entropy = -(member_probs * member_log_probs).sum(dim=label_dim).mean(dim=member_dim)
-    mixture_entropy = -(mean_log.exp() * mean_log).sum(dim=label_dim).squeeze(member_dim)
-    return (mixture_entropy - mean_entropy).clamp(min=0.0)
 
 
 @torch.no_grad()

@@ -221,6 +221,15 @@ def test_predict_probabilities_and_uncertainty(generator: Generator) -> None:
     torch.testing.assert_close(output.probs.sum(dim=1), torch.ones(2, 16, 16))
     assert torch.equal(output.labels, output.probs.argmax(dim=1))
     assert (output.uncertainty > 1e-4).any()
+    member_probs = branch.logits(features).softmax(dim=2)
+    torch.testing.assert_close(output.probs, member_probs.mean(dim=1))
+    mean = member_probs.mean(dim=1)
+    expected = -(mean * mean.log()).sum(1) + (member_probs * member_probs.log()).sum(2).mean(1)
+    torch.testing.assert_close(output.uncertainty, expected.clamp(min=0), rtol=1e-4, atol=1e-5)
+    branch.chunk_bytes = 1  # one member at a time
+    chunked = branch.predict(features)
+    torch.testing.assert_close(chunked.probs, output.probs)
+    torch.testing.assert_close(chunked.uncertainty, output.uncertainty, rtol=1e-4, atol=1e-5)
     assert float(output.uncertainty.max()) <= torch.log(torch.tensor(4.0)).item() + 1e-5
 
 
