@@ -6,7 +6,8 @@ Configurations: the release's channel widths (512 channels up to 64 px, then 256
 
 Two workloads per resolution:
 
-* ``display``: every pixel's member logits, no gradients (segmenting an image);
+* ``display``: labels, averaged probabilities and Jensen-Shannon uncertainty of every pixel, no
+  gradients (segmenting an image; ``predict`` on the low-memory side);
 * ``edit``: logits at the pixels of a square covering 10% of the image, cross-entropy, and the
   backward pass to the feature maps (one step of edit optimisation, generator excluded).
 
@@ -86,9 +87,14 @@ def run_workload(
         return
     with torch.no_grad():
         if path == "naive":
-            naive_logits(branch, features, None)
+            probs = naive_logits(branch, features, None).softmax(dim=-1)
+            mean = probs.mean(dim=0)
+            mean.argmax(dim=-1)
+            (torch.xlogy(probs, probs).sum(dim=-1).mean(dim=0) - torch.xlogy(mean, mean).sum(dim=-1)).clamp(
+                min=0
+            )
         else:
-            branch.logits(features)
+            branch.predict(features)
 
 
 def build_inputs(
@@ -175,7 +181,8 @@ def main() -> None:
     )
     print("ensemble 10 x (C-256-128-32), batch 1, bilinear; peak = rise of peak RSS over the inputs (MiB)")
     print(
-        f"{'res':>5} {'C':>6} {'workload':>8} {'naive MiB':>10} {'low MiB':>9} {'ratio':>6} "
+        f"{'res':>5} {'C':>6} {'C x R x R MiB':>13} {'workload':>8} {'naive MiB':>10} {'low MiB':>9} "
+        f"{'ratio':>6} "
         f"{'naive s':>8} {'low s':>7}"
     )
     for resolution in args.resolutions:
@@ -186,7 +193,9 @@ def main() -> None:
                 print(f"{resolution:>5} {workload:>8} naive: {naive} low: {low}")
                 continue
             print(
-                f"{resolution:>5} {int(low['feature_channels']):>6} {workload:>8} {naive['peak_mib']:>10.0f} "
+                f"{resolution:>5} {int(low['feature_channels']):>6} "
+                f"{low['feature_channels'] * resolution**2 * 4 / 2**20:>13.0f} {workload:>8} "
+                f"{naive['peak_mib']:>10.0f} "
                 f"{low['peak_mib']:>9.0f} {naive['peak_mib'] / max(low['peak_mib'], 1e-9):>6.1f} "
                 f"{naive['seconds']:>8.2f} {low['seconds']:>7.2f}"
             )
