@@ -57,8 +57,8 @@ def command_train_oracle(args: argparse.Namespace) -> int:
                                      channel_max=args.channel_max, label_names=tuple(LABELS)))
     # Each stage renders fresh seeds, following on from the images earlier stages saw.
     seed_base = ORACLE_TRAIN_SEED_BASE + sum(int(stage["training"]["images_seen"]) for stage in stages)
-    config = OracleTrainingConfig(steps=args.steps, batch_size=args.batch_size,
-                                  learning_rate=args.lr, seed=args.seed)
+    config = OracleTrainingConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
+                                  seed=args.seed, flip_probability=args.flip_probability)
     start = time.perf_counter()
 
     def progress(step: int, total: int, loss: float) -> None:
@@ -97,6 +97,7 @@ def add_train_oracle_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--size", type=int, default=64, help="render size (multiple of 16)")
     parser.add_argument("--out-of-domain-fraction", type=float, default=0.3)
+    parser.add_argument("--flip-probability", type=float, default=0.0, help="horizontal flip augmentation")
     parser.add_argument("--base-channels", type=int, default=16)
     parser.add_argument("--channel-max", type=int, default=128)
     parser.add_argument("--eval-count", type=int, default=500, help="held-out renders per style")

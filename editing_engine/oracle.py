@@ -202,6 +202,9 @@ class OracleTrainingConfig:
     dice_weight: float = 0.5
     warmup_steps: int = 100
     seed: int = 0
+    # Off by default: the domain labels each pixel by the sub-pixel right of and below its
+    # centre, so a mirrored label map is a quarter pixel off at every boundary.
+    flip_probability: float = 0.0
 
 
 @dataclass
@@ -215,20 +218,20 @@ class TrainingReport:
 
 
 def augment(
-    images: torch.Tensor, labels: torch.Tensor, rng: torch.Generator
+    images: torch.Tensor, labels: torch.Tensor, rng: torch.Generator, flip_probability: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Light photometric and flip augmentation of a batch (labels move with flips only).
 
-    Per image: horizontal flip (p=0.5), brightness/contrast/saturation jitter, mild blur
-    (p=0.3, GAN outputs are soft) and Gaussian pixel noise. ``images`` are ``[B, 3, H, W]``
-    in [-1, 1]; the label maps of the face domain are left/right symmetric.
+    Per image: horizontal flip (``flip_probability``; the face domain's label set has no
+    left/right parts), brightness/contrast/saturation jitter, mild blur (p=0.3, GAN outputs
+    are soft) and Gaussian pixel noise. ``images`` are ``[B, 3, H, W]`` in [-1, 1].
     """
     batch = images.shape[0]
 
     def uniform(low: float, high: float) -> torch.Tensor:
         return (low + (high - low) * torch.rand(batch, 1, 1, 1, generator=rng)).to(images.device)
 
-    flip = torch.rand(batch, generator=rng) < 0.5
+    flip = torch.rand(batch, generator=rng) < flip_probability
     images = torch.where(flip.view(-1, 1, 1, 1).to(images.device), images.flip(3), images)
     labels = torch.where(flip.view(-1, 1, 1).to(labels.device), labels.flip(2), labels)
     grey = images.mean(dim=1, keepdim=True)
@@ -287,7 +290,7 @@ def train_oracle(
         labels = torch.from_numpy(np.ascontiguousarray(labels_np)).long().to(device)
         if labels.shape != (images.shape[0], *images.shape[2:]):
             raise OracleError(f"label maps {list(labels.shape)} do not match images {list(images.shape)}")
-        images, labels = augment(images, labels, rng)
+        images, labels = augment(images, labels, rng, config.flip_probability)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, config)
         logits = oracle(images)

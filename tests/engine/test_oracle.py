@@ -14,6 +14,7 @@ from editing_engine.oracle import (
     OracleConfig,
     OracleError,
     OracleTrainingConfig,
+    augment,
     images_to_input,
     load_oracle,
     predict,
@@ -153,3 +154,13 @@ def test_invalid_config_is_refused() -> None:
         OracleConfig(num_labels=1)
     with pytest.raises(ValueError, match="label names"):
         OracleConfig(num_labels=3, label_names=("a", "b"))
+
+
+def test_augment_moves_labels_only_with_flips() -> None:
+    images, labels = striped_batch(0)
+    x, y = images_to_input(images), torch.from_numpy(labels).long()
+    _, kept = augment(x, y, torch.Generator().manual_seed(0))
+    assert torch.equal(kept, y)  # flips are off by default
+    flipped_images, flipped = augment(x, y, torch.Generator().manual_seed(0), flip_probability=1.0)
+    assert torch.equal(flipped, y.flip(2))
+    assert flipped_images.shape == x.shape and flipped_images.abs().max() <= 1.0
