@@ -84,14 +84,14 @@ def test_images_to_input_conventions() -> None:
 def test_training_reduces_loss_and_learns_the_colours() -> None:
     oracle = tiny_oracle()
     steps: list[int] = []
-    config = OracleTrainingConfig(steps=60, learning_rate=1e-2, warmup_steps=5)
+    config = OracleTrainingConfig(steps=80, learning_rate=1e-2, warmup_steps=5)
     report = train_oracle(oracle, striped_batch, config,
                           progress=lambda step, total, loss: steps.append(step))
-    assert steps == list(range(1, 61))
-    assert report.images_seen == 240
+    assert steps == list(range(1, 81))
+    assert report.images_seen == 320
     assert np.mean(report.losses[-5:]) < 0.5 * np.mean(report.losses[:5])
     images, labels = striped_batch(1000)
-    assert (predict(oracle, images) == labels).mean() > 0.9
+    assert (predict(oracle, images) == labels).mean() > 0.95  # background alone is 62.5 %
 
 
 def test_training_cancels_before_a_step() -> None:
