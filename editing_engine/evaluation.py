@@ -1,7 +1,7 @@
 """Evaluation against the procedural domain: oracle training data, oracle accuracy, generator quality.
 
 Seed ranges are fixed and disjoint so that no figure is measured on images a model was trained
-on: GAN training renders seeds from 0 upwards (well below ``ORACLE_TRAIN_SEED_BASE``), the
+on: GAN training draws seeds below 10,000,000 (= ``ORACLE_TRAIN_SEED_BASE``), the
 oracle trains on seeds from ``ORACLE_TRAIN_SEED_BASE``, its accuracy is measured on seeds from
 ``ORACLE_TEST_SEED_BASE``, and the quality figure compares generated images with renders from
 ``REFERENCE_SEED_BASE`` (and, for the render-vs-render floor, ``FLOOR_SEED_BASE``).
