@@ -111,9 +111,13 @@ def command_evaluate_generator(args: argparse.Namespace) -> int:
     """FID/KID of a generator vs held-out renders on the oracle's encoder features; prints and writes JSON."""
     import json
 
+    import torch
+
     from .evaluation import evaluate_generator
     from .oracle import load_oracle
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = load_generator(args.model)
     quality = evaluate_generator(model.generator, load_oracle(args.oracle), args.n, args.psi,
                                  with_floor=not args.no_floor)
@@ -137,6 +141,7 @@ def add_evaluate_generator_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--n", type=int, default=2000, help="generated and reference images each")
     parser.add_argument("--psi", type=float, default=1.0, help="truncation psi")
     parser.add_argument("--no-floor", action="store_true", help="skip the render-vs-render floor")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     parser.add_argument("--output", "-o", type=Path, default=Path("generator_quality.json"))
     parser.set_defaults(handler=command_evaluate_generator)
 

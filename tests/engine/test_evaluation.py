@@ -105,7 +105,7 @@ def test_cli_train_oracle_then_evaluate_generator(tiny_model_dir: Path, tmp_path
     assert load_oracle(continued).config == load_oracle(oracle_dir).config
     output = tmp_path / "quality.json"
     assert main(["evaluate-generator", "--model", str(tiny_model_dir), "--oracle", str(oracle_dir),
-                 "--n", "6", "--output", str(output)]) == 0
+                 "--n", "6", "--threads", "1", "--output", str(output)]) == 0
     out = capsys.readouterr().out
     assert "generated: FID" in out and "floor: FID" in out
     result = json.loads(output.read_text())
