@@ -48,7 +48,7 @@ BRANCH_WEIGHTS_FILE = "branch.safetensors"
 BRANCH_FORMAT = "partedit-branch/v1"
 DEFAULT_CHUNK_PIXELS = 4096
 DEFAULT_CHUNK_BYTES = 32 * 2**20
-DENSE_RESAMPLE_PIXELS = 32 * 32
+DENSE_RESAMPLE_WIDTH = 32
 
 
 class BranchError(ValueError):
@@ -251,29 +251,24 @@ def resample_rows(feature: torch.Tensor, rows: slice, resolution: int) -> torch.
     """Rows ``rows`` of ``feature [B, C, h, w]`` resampled bilinearly to ``resolution``: ``[B, C, r, R]``.
 
     Equal (up to float rounding) to slicing ``F.interpolate(feature, (R, R), mode="bilinear",
-    align_corners=False)`` without building the rest of the map. Small maps (at most
-    ``DENSE_RESAMPLE_PIXELS``) are resampled by two matrix products with the interpolation
-    matrices; larger ones blend the two source rows per output row with ``F.interpolate``'s
-    weights, then let ``F.interpolate`` resample the columns (its row mapping is the identity
-    when the row count is unchanged).
+    align_corners=False)`` without building the rest of the map. Rows: a product with the band's
+    block of the interpolation matrix (only the source rows the band reads). Columns: a product
+    with the column interpolation matrix for narrow maps (at most ``DENSE_RESAMPLE_WIDTH``), else
+    ``F.interpolate`` on the band (its row mapping is the identity when the row count is unchanged).
     """
     height, width = feature.shape[-2:]
     dtype = feature.dtype
-    if (height, width) == (resolution, resolution):
-        return feature[:, :, rows]
-    if height * width <= DENSE_RESAMPLE_PIXELS:
-        along_rows = interpolation_matrix(height, resolution, feature.device)[rows].to(dtype)
-        along_cols = interpolation_matrix(width, resolution, feature.device).to(dtype)
-        return torch.matmul(torch.matmul(along_rows, feature), along_cols.t())
     if height == resolution:
         band = feature[:, :, rows]
     else:
-        ty = linear_taps(height, resolution, feature.device)
-        w0 = ty.w0[rows].to(dtype)[:, None]
-        w1 = ty.w1[rows].to(dtype)[:, None]
-        band = feature.index_select(2, ty.i0[rows]) * w0 + feature.index_select(2, ty.i1[rows]) * w1
+        along_rows = interpolation_matrix(height, resolution, feature.device)[rows].to(dtype)
+        used = along_rows.abs().sum(dim=0).nonzero()
+        low, high = int(used.min()), int(used.max()) + 1
+        band = torch.matmul(along_rows[:, low:high], feature[:, :, low:high])
     if width == resolution:
         return band
+    if width <= DENSE_RESAMPLE_WIDTH:
+        return torch.matmul(band, interpolation_matrix(width, resolution, feature.device).to(dtype).t())
     return F.interpolate(band, size=(band.shape[2], resolution), mode="bilinear", align_corners=False)
 
 
