@@ -64,7 +64,7 @@ class BranchConfig:
     resolution: int
     num_members: int = 10
     hidden_widths: tuple[int, ...] = (128, 32)
-    norm: NormKind = "batch"
+    norm: NormKind = "layer"
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -91,7 +91,7 @@ class BranchConfig:
         num_labels: int,
         num_members: int = 10,
         hidden_widths: tuple[int, ...] = (128, 32),
-        norm: NormKind = "batch",
+        norm: NormKind = "layer",
     ) -> BranchConfig:
         """A branch config reading every feature tap of ``config`` at its output resolution."""
         return cls(
@@ -611,8 +611,8 @@ def train_branch(
     generator: Generator,
     branch_config_or_branch: BranchConfig | SegmentationBranch,
     annotations: Sequence[tuple[torch.Tensor, object]],
-    steps: int = 2000,
-    pixels_per_step: int = 2048,
+    steps: int = 1500,
+    pixels_per_step: int = 512,
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
     seed: int = 0,
