@@ -10,12 +10,14 @@ from webapp.editsessions.models import StackEntry
 from webapp.errors import InvalidInput
 from webapp.jobs.models import Job
 from webapp.jobs.runners.common import checked_model, model_encoder, perceptual_distance, registered_branch
+from webapp.library import services as library
 
 if TYPE_CHECKING:
     import torch
 
     from editing_engine.checkpoints import LoadedModel
     from editing_engine.editing import EditResult
+    from webapp.library.models import EditVector
 
 
 @dataclass
@@ -94,4 +96,20 @@ def make_vector(job: Job, inputs: EditInputs, result: EditResult, before: torch.
         loss_curve=[round(step["total"], 6) for step in result.losses],
         before_png=encode_png(to_uint8_image(before_image)),
         after_png=encode_png(to_uint8_image(result.image)),
+    )
+
+
+def store_vector(job: Job, entry: StackEntry, output: MadeVector) -> EditVector:
+    """Add a job's vector to the team library (as the requester), sourced from the entry's session."""
+    return library.create_edit_vector(
+        job.requested_by,
+        entry.session.image.model,
+        output.data,
+        output.name,
+        label_indices=output.labels,
+        source_image=entry.session.image,
+        source_session=entry.session,
+        loss_curve=output.loss_curve,
+        thumbnails=(output.before_png, output.after_png),
+        job=job,
     )

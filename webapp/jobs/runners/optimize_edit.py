@@ -10,8 +10,7 @@ from webapp.jobs.models import Job
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runners import Runner
 from webapp.jobs.runners.common import label_map, latent_before
-from webapp.jobs.runners.edits import MadeVector, edit_inputs, job_entry, make_vector
-from webapp.library import services as library
+from webapp.jobs.runners.edits import MadeVector, edit_inputs, job_entry, make_vector, store_vector
 
 
 def compute(job: Job, hooks: JobHooks) -> MadeVector:
@@ -39,18 +38,7 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
 def store(job: Job, output: MadeVector) -> dict[str, Any]:
     """Add the vector to the team library (as the requester) and link it to its mask-edit entry."""
     entry = job_entry(job)
-    vector = library.create_edit_vector(
-        job.requested_by,
-        entry.session.image.model,
-        output.data,
-        output.name,
-        label_indices=output.labels,
-        source_image=entry.session.image,
-        source_session=entry.session,
-        loss_curve=output.loss_curve,
-        thumbnails=(output.before_png, output.after_png),
-        job=job,
-    )
+    vector = store_vector(job, entry, output)
     editsessions.attach_result_vector(entry, vector)
     return {"vector": vector.pk, "session": entry.session_id, "entry": entry.pk}
 
