@@ -128,7 +128,7 @@ def embed_image(
     if steps < 0:
         raise EmbeddingError(f"steps must be >= 0, got {steps}")
     config = generator.config
-    target = image_to_tensor(image, config.resolution)
+    target = image_to_tensor(image, config.resolution).to(generator.w_avg.device)
     weights = weights or EmbeddingWeights()
     if encoder is not None:
         check_encoder_fits(encoder, config)

@@ -189,7 +189,7 @@ def sample_training_ws(
     generator: Generator, batch: int, truncation_psi: float, rng: torch.Generator
 ) -> torch.Tensor:
     """Random W+ latents (one w per sample, repeated over rows, truncated) for encoder training."""
-    z = torch.randn(batch, generator.config.z_dim, generator=rng)
+    z = torch.randn(batch, generator.config.z_dim, generator=rng).to(generator.w_avg.device)
     with torch.no_grad():
         return generator.mapping(z, truncation_psi=truncation_psi)
 
@@ -236,7 +236,8 @@ def train_encoder(
     """Train an encoder on generator samples (latent regression + reconstruction); returns it in eval mode.
 
     ``real_images`` (``[N, 3, R, R]`` in [-1, 1], optional) add a reconstruction term on real
-    images from step ``real_start_step`` on. The generator is not modified.
+    images from step ``real_start_step`` on. The generator is not modified (its parameters'
+    ``requires_grad`` flags are restored); the encoder is moved to the generator's device.
     """
     config = EncoderConfig.for_generator(generator.config) if encoder_or_config is None else encoder_or_config
     if isinstance(config, Encoder):
@@ -257,25 +258,32 @@ def train_encoder(
         )
     weights = weights or EncoderLossWeights()
     rng = torch.Generator().manual_seed(seed)
-    generator.requires_grad_(False)
+    device = next(generator.parameters()).device
+    encoder.to(device)
     optimizer = torch.optim.Adam(encoder.parameters(), lr=learning_rate, betas=(0.9, 0.99))
+    flags = [parameter.requires_grad for parameter in generator.parameters()]
+    generator.requires_grad_(False)
     encoder.train()
-    for step in range(steps):
-        check_cancel(should_cancel, "encoder training")
-        ws = sample_training_ws(generator, batch_size, truncation_psi, rng)
-        with torch.no_grad():
-            images = generator.synthesis(ws, noise_mode="const")
-        predicted = encoder(images)
-        loss = weights.latent * F.mse_loss(predicted, ws)
-        loss = loss + reconstruction_loss(generator, predicted, images, perceptual, weights)
-        if real_images is not None and step >= real_start_step:
-            index = torch.randint(0, real_images.shape[0], (batch_size,), generator=rng)
-            real = real_images[index]
-            loss = loss + reconstruction_loss(generator, encoder(real), real, perceptual, weights)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        report(progress, step + 1, steps, loss.item())
+    try:
+        for step in range(steps):
+            check_cancel(should_cancel, "encoder training")
+            ws = sample_training_ws(generator, batch_size, truncation_psi, rng)
+            with torch.no_grad():
+                images = generator.synthesis(ws, noise_mode="const")
+            predicted = encoder(images)
+            loss = weights.latent * F.mse_loss(predicted, ws)
+            loss = loss + reconstruction_loss(generator, predicted, images, perceptual, weights)
+            if real_images is not None and step >= real_start_step:
+                index = torch.randint(0, real_images.shape[0], (batch_size,), generator=rng)
+                real = real_images[index].to(device)
+                loss = loss + reconstruction_loss(generator, encoder(real), real, perceptual, weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            report(progress, step + 1, steps, loss.item())
+    finally:
+        for parameter, flag in zip(generator.parameters(), flags, strict=True):
+            parameter.requires_grad_(flag)
     return encoder.eval()
 
 
