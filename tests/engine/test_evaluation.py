@@ -1,7 +1,6 @@
 """Evaluation plumbing on the procedural domain: batches, oracle accuracy, generator quality, CLI."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +22,7 @@ from editing_engine.evaluation import (
 from editing_engine.oracle import Oracle, OracleConfig, load_oracle, oracle_metadata, training_stages
 from editing_engine.rendering import render_seed
 
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny convolutions run faster on one thread, and much faster when the cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def domain_oracle() -> Oracle:

@@ -1,7 +1,6 @@
 """The evaluation oracle: shapes, input handling, training, cancellation, save/load."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +22,7 @@ from editing_engine.oracle import (
 )
 from editing_engine.progress import Cancelled
 
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny convolutions run faster on one thread, and much faster when the cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def tiny_oracle(num_labels: int = 3) -> Oracle:
