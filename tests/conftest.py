@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,3 +24,13 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A non-zero w_avg, as a trained model has, so that truncation moves every seed's image.
     generator.mapping.w_avg.copy_(torch.randn(config.w_dim))
     return save_model(tmp_path_factory.mktemp("tiny-model"), generator, metadata={"note": "test fixture"})
+
+
+@pytest.fixture
+def labelled_model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the tiny test generator with a two-label taxonomy (background, face), ready to register."""
+    directory = tmp_path / "tiny-labelled"
+    shutil.copytree(tiny_model_dir, directory)
+    labels = [{"name": "background", "colour": "#000000"}, {"name": "face", "colour": "#e6b48c"}]
+    (directory / "labels.json").write_text(json.dumps({"labels": labels}))
+    return directory

@@ -19,9 +19,7 @@ a throw-away ``redis-server`` on a free port.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -40,7 +38,6 @@ from scripts.local_stack import StackProcess, free_port, start, start_redis, sto
 # A job whose worker died is redelivered once this many seconds have passed since its delivery.
 VISIBILITY_TIMEOUT = 5
 WORKER_START_TIMEOUT = 180.0
-LABELS = [{"name": "background", "colour": "#000000"}, {"name": "face", "colour": "#e6b48c"}]
 
 
 def _give_sqlite_test_database_a_file() -> None:
@@ -190,13 +187,3 @@ def workers(transactional_db: None, broker: Any, redis_url: str, settings: Any, 
         yield pool
     finally:
         stop(pool.running)
-
-
-@pytest.fixture
-def labelled_model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    """The tiny 16 px test generator with a two-label taxonomy, ready to register."""
-    directory = tmp_path / "tiny-labelled"
-    shutil.copytree(tiny_model_dir, directory)
-    (directory / "labels.json").write_text(json.dumps({"labels": LABELS}))
-    return directory
-

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,6 @@ from webapp.teams.models import Role
 
 pytestmark = pytest.mark.django_db
 
-LABELS = [{"name": "background", "colour": "#000000"}, {"name": "face", "colour": "#e6b48c"}]
 SMALL_BRANCH = {"steps": 20, "pixels_per_step": 64, "members": 2}
 
 
@@ -46,17 +43,14 @@ def face_mask(image: Image) -> np.ndarray:
 
 
 @pytest.fixture
-def lab(make_user: Any, make_team: Any, tiny_model_dir: Path, tmp_path: Path, settings: Any) -> Any:
+def lab(make_user: Any, make_team: Any, labelled_model_dir: Path, settings: Any) -> Any:
     """An editor, their team with the tiny model registered, and three rendered samples."""
     from webapp import worker_runtime
 
     settings.PARTEDIT_DEVICE = "cpu"
-    directory = tmp_path / "tiny-labelled"
-    shutil.copytree(tiny_model_dir, directory)
-    (directory / "labels.json").write_text(json.dumps({"labels": LABELS}))
     editor, viewer = make_user("editor"), make_user("viewer")
     team = make_team("Lab", {editor: Role.EDITOR, viewer: Role.VIEWER})
-    model, _ = register_model(team, directory, "tiny")
+    model, _ = register_model(team, labelled_model_dir, "tiny")
     images = []
     for seed in (1, 2, 3):
         job = request({"editor": editor, "team": team}, JobType.RENDER, {"model": model.pk, "seed": seed})

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +21,16 @@ from webapp.teams.models import Role
 
 pytestmark = pytest.mark.django_db
 
-LABELS = [{"name": "background", "colour": "#000000"}, {"name": "face", "colour": "#e6b48c"}]
-
 
 @pytest.fixture
-def registered_model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    """The tiny 16 px test generator with a two-label taxonomy, ready to register."""
-    directory = tmp_path / "tiny-labelled"
-    shutil.copytree(tiny_model_dir, directory)
-    (directory / "labels.json").write_text(json.dumps({"labels": LABELS}))
-    return directory
-
-
-@pytest.fixture
-def lab(make_user: Any, make_team: Any, registered_model_dir: Path, settings: Any) -> dict[str, Any]:
+def lab(make_user: Any, make_team: Any, labelled_model_dir: Path, settings: Any) -> dict[str, Any]:
     """An editor in a team whose registered model is the tiny generator; the worker runs on CPU."""
     from webapp import worker_runtime
 
     settings.PARTEDIT_DEVICE = "cpu"
     editor = make_user("editor")
     team = make_team("Lab", {editor: Role.EDITOR})
-    model, _ = register_model(team, registered_model_dir, "tiny")
+    model, _ = register_model(team, labelled_model_dir, "tiny")
     yield {"editor": editor, "team": team, "model": model}
     worker_runtime._models.clear()
 
