@@ -29,6 +29,17 @@ class EditVector(models.Model):
     """A W+ edit offset (a file) made with one generator model; applicable only to that model."""
 
     TEAM_PATH = "team"
+    # Where a vector came from and how it was made: shown by the API, read-only in the admin.
+    PROVENANCE_FIELDS = (
+        "author",
+        "source_image",
+        "source_session",
+        "job",
+        "settings",
+        "loss_curve",
+        "final_losses",
+        "region",
+    )
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="edit_vectors")
     model = models.ForeignKey(GeneratorModel, on_delete=models.RESTRICT, related_name="edit_vectors")
