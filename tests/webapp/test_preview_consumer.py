@@ -23,9 +23,19 @@ from webapp.preview.consumers import PreviewConsumer
 from webapp.preview.protocol import RenderRequest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Channels closes stale database connections around every consumer message (in a worker thread),
-# so consumer tests need real database access even though the preview stores nothing.
-pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_connection_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep Channels off the database: the preview stores nothing.
+
+    Channels checks stale database connections around every consumer message and on disconnect, in
+    asgiref's sync thread, which outlives each test and may hold a connection an earlier test opened
+    (SQLite's in-memory test database is never closed). channels.testing turns the check off only
+    while the communicator sends or receives, so whether a test touched the database depended on
+    timing; here it is off for the whole test.
+    """
+    monkeypatch.setattr("channels.db.close_old_connections", lambda: None)
 
 
 @pytest.fixture
