@@ -7,6 +7,7 @@ and ``editing_engine``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -19,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 _models: dict[tuple[Path, str], LoadedModel] = {}
 _models_lock = threading.Lock()
+# The process that PARTEDIT_TORCH_THREADS was applied in (a forked worker child applies it again).
+_threads_applied_in: int | None = None
 
 
 def select_device(preference: str) -> torch.device:
@@ -30,12 +33,28 @@ def select_device(preference: str) -> torch.device:
     return torch.device("cpu")
 
 
+def apply_torch_threads() -> None:
+    """Set torch's intra-op CPU threads to PARTEDIT_TORCH_THREADS, once per process (0: torch's default)."""
+    global _threads_applied_in
+    if _threads_applied_in == os.getpid():
+        return
+    _threads_applied_in = os.getpid()
+    threads = settings.PARTEDIT_TORCH_THREADS
+    if threads > 0:
+        logger.info("torch uses %d CPU thread(s) (PARTEDIT_TORCH_THREADS)", threads)
+        torch.set_num_threads(threads)
+
+
 def loaded_model(path: Path | None = None) -> LoadedModel:
-    """The model at ``path`` (default PARTEDIT_MODEL_PATH) on the worker's device, loaded on first use."""
+    """The model at ``path`` (default PARTEDIT_MODEL_PATH) on the worker's device, loaded on first use.
+
+    Every engine call of a worker gets its generator here, so the thread setting is applied first.
+    """
     model_path = Path(path or settings.PARTEDIT_MODEL_PATH).resolve()
     device = select_device(settings.PARTEDIT_DEVICE)
     key = (model_path, str(device))
     with _models_lock:
+        apply_torch_threads()
         if key not in _models:
             logger.info("loading generator %s on %s", model_path, device)
             model = load_generator(model_path)

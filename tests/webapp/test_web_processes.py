@@ -94,7 +94,11 @@ def test_debug_defaults_for_the_demo() -> None:
     assert result.stdout.startswith("True django.db.backends.sqlite3")
 
 
-@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("PARTEDIT_DEVICE", "tpu")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DEBUG", "maybe"), ("PARTEDIT_DEVICE", "tpu"), ("PARTEDIT_TORCH_THREADS", "-1"),
+     ("PARTEDIT_TORCH_THREADS", "two")],
+)
 def test_invalid_values_are_refused(name: str, value: str) -> None:
     result = run_python(SETTINGS_PROBE, SECRET_KEY="x", REDIS_URL="redis://127.0.0.1:6379/0", **{name: value})
     assert result.returncode != 0
