@@ -150,7 +150,7 @@ if PARTEDIT_DEVICE not in {"auto", "cpu", "cuda"}:
     raise ImproperlyConfigured(f"PARTEDIT_DEVICE must be auto, cpu or cuda; got {PARTEDIT_DEVICE!r}")
 # Intra-op CPU threads of torch in each worker process; 0 leaves torch's default (one per core).
 _torch_threads = os.environ.get("PARTEDIT_TORCH_THREADS", "").strip() or "0"
-if not _torch_threads.isdigit():
+if not _torch_threads.isdecimal():
     raise ImproperlyConfigured(f"PARTEDIT_TORCH_THREADS must be a whole number >= 0; got {_torch_threads!r}")
 PARTEDIT_TORCH_THREADS = int(_torch_threads)
 
