@@ -8,11 +8,12 @@ used everywhere (training, display, editing).
 
 The release materialises that concatenation (6016 channels at 512x512, 5.9 GiB per image).
 This module never does: the first layer is linear and bilinear resampling is linear, so for
-a block at native size ``h x w`` the first layer is applied at native size (blocks sharing
-a size are summed first) and only the ``members x h1``-channel result is resampled — exactly
-the same numbers up to float rounding. Full-resolution blocks are read at the pixels being
-evaluated. Output pixels are processed in chunks, so the peak is bounded by the chunk size,
-and ``pixel_mask`` evaluates only the pixels editing needs.
+a tap smaller than the output the first layer is applied at native size (taps sharing a size
+are summed first) and only that projection is resampled — the same numbers up to float
+rounding. Whole images are evaluated by groups of members and bands of rows, so the peak is
+bounded by ``chunk_bytes``; ``pixel_mask`` evaluates only the pixels editing needs, reading
+features and projections at those pixels with ``grid_sample``. ``naive_pixel_features`` is the
+release's way, kept as the reference the tests compare against.
 
 Members are combined by averaging their softmax probabilities; the per-pixel uncertainty is
 the Jensen-Shannon divergence across members (natural log; 0 when all members agree, at most
