@@ -91,7 +91,8 @@ def start_worker(env: Mapping[str, str], log: Log = None) -> StackProcess:
     command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", "preview,gpu",
                "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                "--hostname", f"partedit-{os.getpid()}@%h"]
-    return start("celery worker", command, env, log)
+    # Passive OpenMP waiting: spinning torch threads slow a shared CPU down badly (docs/operations.md).
+    return start("celery worker", command, {"OMP_WAIT_POLICY": "PASSIVE", **env}, log)
 
 
 def start_daphne(port: int, env: Mapping[str, str], log: Log = None) -> StackProcess:
