@@ -490,6 +490,9 @@ def main() -> None:
     parser.add_argument("--refine", default="10,30", help="refinement steps of transfer+10 and transfer+30")
     parser.add_argument("--context-labels", type=int, nargs="*", default=[],
                         help="context labels for the scratch region (default none, as specified)")
+    parser.add_argument("--perceptual-weight", type=float, default=DEFAULT_EDIT.perceptual_weight)
+    parser.add_argument("--mse-weight", type=float, default=DEFAULT_EDIT.mse_weight)
+    parser.add_argument("--no-balance", action="store_true", help="plain CE mean over the region")
     parser.add_argument("--embed-steps", type=int, default=100)
     parser.add_argument("--psi", type=float, default=0.7)
     parser.add_argument("--branch-steps", type=int, default=1500, help="when training a branch here")
@@ -518,7 +521,8 @@ def main() -> None:
         generator=model.generator, branch=branch, oracle=oracle, perceptual=perceptual, encoder=encoder,
         num_labels=len(LABEL_INDEX),
         scratch=replace(DEFAULT_EDIT, steps=args.steps, learning_rate=args.lr,
-                        context_labels=tuple(args.context_labels)),
+                        context_labels=tuple(args.context_labels), perceptual_weight=args.perceptual_weight,
+                        mse_weight=args.mse_weight, balance_changed=not args.no_balance),
         release=replace(RELEASE_RECIPE, steps=args.release_steps),
     )
     images = held_out_images(model, oracle, args.encoder, args.images, args.embed_steps, perceptual, args.psi)
