@@ -330,6 +330,7 @@ class Context:
     num_labels: int
     scratch: EditConfig
     release: EditConfig
+    refine: EditConfig
 
 
 def evaluate(context: Context, request: Request, image: torch.Tensor, seconds: float) -> dict[str, float]:
@@ -376,7 +377,7 @@ def run_transfer(context: Context, request: Request, delta: torch.Tensor, labels
     ws = request.image.ws
     edited = apply_vectors(ws, [delta], [1.0])
     if refine_steps:
-        config = replace(DEFAULT_REFINE, steps=refine_steps)
+        config = replace(context.refine, steps=refine_steps)
         try:
             edited = refine_edit(context.generator, context.branch, ws, edited, labels,
                                  perceptual=context.perceptual, config=config).ws_result
@@ -485,7 +486,7 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join([*EDITS, "smile_params"]))
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--steps", type=int, default=DEFAULT_EDIT.steps, help="scratch optimisation steps")
-    parser.add_argument("--lr", type=float, default=DEFAULT_EDIT.learning_rate)
+    parser.add_argument("--lr", type=float, default=DEFAULT_EDIT.learning_rate, help="scratch and refinement")
     parser.add_argument("--release-steps", type=int, default=RELEASE_RECIPE.steps)
     parser.add_argument("--refine", default="10,30", help="refinement steps of transfer+10 and transfer+30")
     parser.add_argument("--context-labels", type=int, nargs="*", default=[],
@@ -524,6 +525,7 @@ def main() -> None:
                         context_labels=tuple(args.context_labels), perceptual_weight=args.perceptual_weight,
                         mse_weight=args.mse_weight, balance_changed=not args.no_balance),
         release=replace(RELEASE_RECIPE, steps=args.release_steps),
+        refine=replace(DEFAULT_REFINE, learning_rate=args.lr, balance_changed=not args.no_balance),
     )
     images = held_out_images(model, oracle, args.encoder, args.images, args.embed_steps, perceptual, args.psi)
     kinds = args.kinds.split(",")
