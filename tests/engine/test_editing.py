@@ -49,7 +49,8 @@ def setup() -> tuple[Generator, SegmentationBranch, torch.Tensor]:
         for seed in range(4):
             ws = generator.mapping(torch.randn(1, 32, generator=torch.Generator().manual_seed(seed)))
             annotations.append((ws, brightness_labels(generator.synthesis(ws)[0])))
-    branch_config = BranchConfig.for_generator(config, num_labels=3, num_members=2, hidden_widths=(32, 16))
+    branch_config = BranchConfig.for_generator(config, num_labels=3, num_members=2, hidden_widths=(32, 16),
+                                               norm="batch")
     branch = train_branch(generator, branch_config, annotations, steps=80, pixels_per_step=256, seed=0)
     branch.requires_grad_(False)
     ws = generator.mapping(torch.randn(1, 32, generator=torch.Generator().manual_seed(99)))
