@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +22,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import CheckpointError, LoadedModel, load_generator
-from .edit_commands import LABELS_FILE, LabelImageError, model_taxonomy, read_label_png, write_label_png
-from .embedding import EmbeddingError
-from .encoder import EncoderError
-from .losses import LossError
+from .checkpoints import LoadedModel, load_generator
+from .edit_commands import (
+    LABELS_FILE,
+    LabelImageError,
+    handled,
+    model_taxonomy,
+    read_label_png,
+    write_label_png,
+)
 from .models_path import default_model_path
-from .oracle import BUNDLED_ORACLE_DIR, OracleError
-from .progress import Cancelled, ProgressCallback
+from .oracle import BUNDLED_ORACLE_DIR
+from .progress import ProgressCallback
 from .segmentation import BranchConfig, BranchError
-from .vectors import VectorError
 
 BRANCH_DIR = "branch"
 ENCODER_DIR = "encoder"
@@ -41,37 +42,6 @@ ORACLE_SAMPLE_SEED_BASE = 60_000_000
 """Generator seeds whose oracle labels train the shipped branch (disjoint from every evaluation range)."""
 ENCODER_REAL_SEED_BASE = 0
 """Procedural render seeds used as real images for the encoder: the GAN's own training range."""
-
-
-Command = Callable[[argparse.Namespace], int]
-HANDLED_ERRORS = (
-    CheckpointError,
-    BranchError,
-    EncoderError,
-    EmbeddingError,
-    LossError,
-    VectorError,
-    OracleError,
-    LabelImageError,
-    OSError,
-)
-
-
-def _handled(command: Command) -> Command:
-    """Turn the engine's typed errors into a one-line message and exit status 2 (130 when cancelled)."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except HANDLED_ERRORS as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        except Cancelled as error:
-            print(f"cancelled: {error}", file=sys.stderr)
-            return 130
-
-    return run
-
 
 def taxonomy_size(model_dir: Path) -> int:
     """Number of labels in the model's ``labels.json``, else in the demo domain."""
@@ -362,7 +332,7 @@ def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     train.add_argument("--log-every", type=int, default=100)
     train.add_argument("--output", "-o", type=Path, help="branch directory (default: <model>/branch)")
-    train.set_defaults(handler=_handled(command_train_branch))
+    train.set_defaults(handler=handled(command_train_branch))
 
     seg = sub.add_parser("segment", help="segment the image of a latent with the branch")
     seg.add_argument("--model", type=Path, default=default_model_path())
@@ -371,7 +341,7 @@ def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
     seg.add_argument("--output", "-o", type=Path, required=True, help="label-map PNG (model colours)")
     seg.add_argument("--uncertainty", type=Path, help="also write the per-pixel uncertainty as a grey PNG")
     seg.add_argument("--image-output", type=Path, help="also write the rendered image")
-    seg.set_defaults(handler=_handled(command_segment))
+    seg.set_defaults(handler=handled(command_segment))
 
     enc = sub.add_parser("train-encoder", help="train the image -> W+ encoder on generator samples")
     enc.add_argument("--model", type=Path, default=default_model_path())
@@ -394,7 +364,7 @@ def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
     enc.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     enc.add_argument("--log-every", type=int, default=100)
     enc.add_argument("--output", "-o", type=Path, help="encoder directory (default: <model>/encoder)")
-    enc.set_defaults(handler=_handled(command_train_encoder))
+    enc.set_defaults(handler=handled(command_train_encoder))
 
     embed = sub.add_parser("embed", help="embed an image into W+ (encoder init + optimisation)")
     embed.add_argument("--model", type=Path, default=default_model_path())
@@ -407,4 +377,4 @@ def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
     )
     embed.add_argument("--output", "-o", type=Path, required=True, help="W+ latent file (.safetensors)")
     embed.add_argument("--render", type=Path, help="also write the reconstruction PNG")
-    embed.set_defaults(handler=_handled(command_embed))
+    embed.set_defaults(handler=handled(command_embed))

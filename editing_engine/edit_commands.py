@@ -247,15 +247,16 @@ def command_apply(args: argparse.Namespace) -> int:
     return 0
 
 
-def _handled(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn the engine's typed errors into a one-line message and exit status 2."""
+def handled(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn the engine's typed errors into a one-line message and exit status 2 (130 when cancelled)."""
     from .embedding import EmbeddingError
     from .encoder import EncoderError
     from .losses import LossError
+    from .oracle import OracleError
     from .segmentation import BranchError
 
     errors = (CheckpointError, BranchError, EncoderError, EmbeddingError, LossError, VectorError, RegionError,
-              EditError, LabelImageError, OSError)
+              EditError, OracleError, LabelImageError, OSError)
 
     def run(args: argparse.Namespace) -> int:
         try:
@@ -301,7 +302,7 @@ def add_edit_parsers(sub: argparse._SubParsersAction) -> None:
                       help="labels whose unchanged pixels stay outside the region (e.g. 0 for background)")
     edit.add_argument("--name", help="name stored in the vector file")
     edit.add_argument("--out", type=Path, required=True, help="output directory")
-    edit.set_defaults(handler=_handled(command_edit))
+    edit.set_defaults(handler=handled(command_edit))
 
     apply = sub.add_parser("apply", help="apply edit vectors with scales (and refine) to a latent")
     apply.add_argument("--model", type=Path, default=default_model_path())
@@ -313,4 +314,4 @@ def add_edit_parsers(sub: argparse._SubParsersAction) -> None:
     apply.add_argument("--branch", type=Path, help="segmentation branch directory (needed to refine)")
     apply.add_argument("--latent-out", type=Path, help="also write the edited latent here")
     apply.add_argument("--output", "-o", type=Path, required=True)
-    apply.set_defaults(handler=_handled(command_apply))
+    apply.set_defaults(handler=handled(command_apply))
