@@ -43,6 +43,7 @@ ORACLE_SAMPLE_SEED_BASE = 60_000_000
 ENCODER_REAL_SEED_BASE = 0
 """Procedural render seeds used as real images for the encoder: the GAN's own training range."""
 
+
 def taxonomy_size(model_dir: Path) -> int:
     """Number of labels in the model's ``labels.json``, else in the demo domain."""
     path = model_dir / LABELS_FILE
