@@ -16,11 +16,7 @@ from editing_engine.encoder import (
 from editing_engine.generator import Generator, GeneratorConfig
 from editing_engine.progress import Cancelled
 
-
-def tiny_config(resolution: int = 16) -> GeneratorConfig:
-    return GeneratorConfig(
-        resolution=resolution, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32
-    )
+from .tiny import tiny_config
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ import torch
 
 from editing_engine.generator import Generator, GeneratorConfig, seed_to_z
 
-
-def tiny_config(resolution: int = 16) -> GeneratorConfig:
-    return GeneratorConfig(resolution=resolution, z_dim=32, w_dim=32, mapping_layers=2,
-                           channel_base=256, channel_max=32)
+from .tiny import tiny_config
 
 
 @pytest.fixture
