@@ -34,7 +34,7 @@ def command_train_gan(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         result = train_gan(args.out, config, should_cancel=lambda: bool(stop_requested),
-                           log=lambda line: print(line, flush=True))
+                           log=lambda line: print(line, flush=True), init_from=args.init_from)
     except (TrainingError, DatasetError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -51,6 +51,8 @@ def add_train_gan_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", default="procedural",
                         help="'procedural', 'procedural:out_of_domain' or a folder of images")
     parser.add_argument("--out", type=Path, required=True, help="run directory; an existing run resumes")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="model directory (G_ema + D) that seeds a new run; ignored when resuming")
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--kimg", type=float, default=1000.0, help="train until this many thousand images")
     parser.add_argument("--batch", type=int, default=16)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..checkpoints import save_model
+from ..checkpoints import fill_module, load_native, save_model
 from ..discriminator import Discriminator, DiscriminatorConfig
 from ..generator import Generator, GeneratorConfig, seed_to_z, to_uint8_image
 from .augment import parse_policy
@@ -173,6 +173,24 @@ class Trainer:
             numpy_rng_state=dict(self.rng.bit_generator.state), info=self.info(),
         )
 
+    def initialise_from(self, model_dir: Path) -> None:
+        """Start a new run from an exported model: G and G_ema from its G_ema, D from its D.
+
+        The image count continues from the model's metadata so the EMA horizon stays full;
+        the optimisers start fresh.
+        """
+        loaded = load_native(model_dir)
+        if loaded.config.to_dict() != self.G_config.to_dict():
+            raise TrainingError(f"{model_dir} holds generator config {loaded.config.to_dict()}, "
+                                f"this run trains {self.G_config.to_dict()}")
+        if not loaded.discriminator_state:
+            raise TrainingError(f"{model_dir} holds no discriminator; a run cannot continue from it")
+        state = loaded.generator.state_dict()
+        fill_module(self.G, state, "generator")
+        fill_module(self.G_ema, state, "generator")
+        fill_module(self.D, loaded.discriminator_state, "discriminator")
+        self.images_seen = int(loaded.metadata.get("images_seen", 0))  # type: ignore[call-overload]
+
     def resume(self) -> None:
         """Load the run directory's saved state into this trainer."""
         state = self.state()
@@ -280,8 +298,12 @@ def train_gan(
     should_cancel: CancelCallback | None = None,
     log: LogCallback | None = None,
     device: torch.device | None = None,
+    init_from: str | Path | None = None,
 ) -> TrainingResult:
-    """Train (or resume, when ``out_dir`` holds a state) until ``config.kimg`` thousand images."""
+    """Train (or resume, when ``out_dir`` holds a state) until ``config.kimg`` thousand images.
+
+    ``init_from`` (a model directory) seeds a new run's networks; a resumed run ignores it.
+    """
     out_dir = Path(out_dir)
     generator_config = generator_config or default_generator_config(config.resolution)
     discriminator_config = discriminator_config or default_discriminator_config(config.resolution)
@@ -299,6 +321,9 @@ def train_gan(
         trainer.resume()
         emit(f"resumed {out_dir} at step {trainer.step}, {trainer.images_seen / 1000:.1f} kimg")
     else:
+        if init_from is not None:
+            trainer.initialise_from(Path(init_from))
+            emit(f"initialised from {init_from} at {trainer.images_seen / 1000:.1f} kimg")
         out_dir.mkdir(parents=True, exist_ok=True)
         save_grid(source.sample(SAMPLE_GRID[0] * SAMPLE_GRID[1], np.random.default_rng(12345)),
                   *SAMPLE_GRID, out_dir / "samples" / "reals.png")

@@ -1,5 +1,6 @@
 """GAN training: discriminator, DiffAugment, data sources, the loop, snapshots and resume."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,11 @@ def tiny_config(kimg: float, **overrides: object) -> TrainingConfig:
 
 
 @pytest.fixture(autouse=True)
-def one_thread() -> None:
+def one_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def test_discriminator_shapes_features_and_names() -> None:
@@ -102,6 +106,32 @@ def test_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     assert any(key.startswith("opt_D.") for key in a)
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_a_new_run_continues_from_an_exported_model(tmp_path: Path) -> None:
+    first = train_gan(tmp_path / "first", tiny_config(0.012, seed=1), TINY_G, TINY_D)
+    source = load_generator(first.model_dir)
+    continued = train_gan(tmp_path / "continued", tiny_config(0.016), TINY_G, TINY_D,
+                          init_from=first.model_dir)
+    assert continued.images_seen == 16 and continued.step == 1
+    state = load_file(tmp_path / "continued" / STATE_TENSORS)
+    d_before = source.discriminator_state
+    # One step moved the networks a little from the exported ones (another seed's random init
+    # would be far from them).
+    for key, value in source.generator.state_dict().items():
+        if key.endswith(".weight") and value.numel() > 16:
+            assert torch.allclose(state[f"G.{key}"], value, atol=0.05), key
+    for key, value in d_before.items():
+        if key.endswith(".weight") and value.numel() > 16:
+            assert torch.allclose(state[f"D.{key}"], value, atol=0.05), key
+
+
+def test_init_from_refuses_a_model_of_another_shape(tmp_path: Path) -> None:
+    other = GeneratorConfig(resolution=16, z_dim=32, w_dim=16, mapping_layers=2, channel_base=256,
+                            channel_max=32)
+    first = train_gan(tmp_path / "first", tiny_config(0.004), other, TINY_D)
+    with pytest.raises(TrainingError, match="generator config"):
+        train_gan(tmp_path / "run", tiny_config(0.008), TINY_G, TINY_D, init_from=first.model_dir)
 
 
 def test_resume_refuses_changed_settings(tmp_path: Path) -> None:
