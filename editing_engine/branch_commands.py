@@ -134,7 +134,8 @@ def command_train_branch(args: argparse.Namespace) -> int:
     model = load_generator(args.model)
     if args.annotations is not None:
         num_labels = args.num_labels or taxonomy_size(Path(args.model))
-        names, colours = model_taxonomy(Path(args.model), num_labels)
+        taxonomy = model_taxonomy(Path(args.model), num_labels)
+        names, colours = taxonomy.names, taxonomy.colours
         annotations = annotations_from_directory(args.annotations, model, colours)
         source: dict[str, Any] = {"kind": "directory", "path": str(args.annotations)}
     else:
@@ -191,7 +192,7 @@ def command_segment(args: argparse.Namespace) -> int:
     branch = load_branch(_default_dir(args, "branch", BRANCH_DIR), model.config)
     ws = _start_latent(args, model)
     output = segment(model.generator, branch, ws)
-    _, colours = model_taxonomy(Path(args.model), branch.config.num_labels)
+    colours = model_taxonomy(Path(args.model), branch.config.num_labels).colours
     write_label_png(args.output, output.labels[0], colours)
     print(f"wrote {args.output}")
     if args.uncertainty is not None:

@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,24 +37,44 @@ class LabelImageError(ValueError):
     """A label-map PNG cannot be read as label indices for this model."""
 
 
-def model_taxonomy(model_dir: Path, num_labels: int) -> tuple[list[str], list[tuple[int, int, int]]]:
-    """Label names and RGB colours: the model's ``labels.json``, else the demo domain's, else greys."""
+@dataclass(frozen=True)
+class Taxonomy:
+    """A model's labels: names, RGB colours and the indices of its context labels."""
+
+    names: list[str]
+    colours: list[tuple[int, int, int]]
+    context: tuple[int, ...]
+
+
+def model_taxonomy(model_dir: Path, num_labels: int) -> Taxonomy:
+    """The model's labels: its ``labels.json``, else the demo domain's, else greys.
+
+    In ``labels.json`` an optional ``"context": true`` marks a context label (see ``edit_region``).
+    """
     path = model_dir / LABELS_FILE
     if path.is_file():
         try:
             entries = json.loads(path.read_text())["labels"]
             names = [str(entry["name"]) for entry in entries]
             colours = [_hex_colour(str(entry["colour"])) for entry in entries]
+            context = tuple(index for index, entry in enumerate(entries) if _context_flag(entry))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise LabelImageError(f"cannot read the label taxonomy {path}: {error}") from error
         if len(names) == num_labels:
-            return names, colours
-    from .domain import LABEL_COLOURS, LABELS
+            return Taxonomy(names, colours, context)
+    from .domain import CONTEXT_LABELS, LABEL_COLOURS, LABEL_INDEX, LABELS
 
     if len(LABELS) == num_labels:
-        return list(LABELS), list(LABEL_COLOURS)
+        return Taxonomy(list(LABELS), list(LABEL_COLOURS), tuple(LABEL_INDEX[n] for n in CONTEXT_LABELS))
     step = 255 // max(num_labels - 1, 1)
-    return [str(i) for i in range(num_labels)], [(i * step,) * 3 for i in range(num_labels)]
+    return Taxonomy([str(i) for i in range(num_labels)], [(i * step,) * 3 for i in range(num_labels)], ())
+
+
+def _context_flag(entry: dict[str, object]) -> bool:
+    flag = entry.get("context", False)
+    if not isinstance(flag, bool):
+        raise ValueError(f"label {entry.get('name')!r}: 'context' must be true or false, got {flag!r}")
+    return flag
 
 
 def _hex_colour(text: str) -> tuple[int, int, int]:
@@ -142,7 +162,8 @@ def _load_start_latent(args: argparse.Namespace, model: LoadedModel) -> tuple[to
     return ws, {"kind": "seed", "seed": args.seed, "psi": args.psi}
 
 
-def _edit_config(args: argparse.Namespace) -> EditConfig:
+def _edit_config(args: argparse.Namespace, context: tuple[int, ...]) -> EditConfig:
+    """The recipe's config with the command's overrides; the taxonomy's context labels by default."""
     base = RELEASE_RECIPE if args.recipe == "release" else DEFAULT_EDIT
     changes: dict[str, Any] = {}
     if args.steps is not None:
@@ -151,8 +172,10 @@ def _edit_config(args: argparse.Namespace) -> EditConfig:
         changes["learning_rate"] = args.lr
     if args.dilation is not None:
         changes["dilation"] = args.dilation
-    if args.context_labels:
+    if args.context_labels is not None:
         changes["context_labels"] = tuple(args.context_labels)
+    elif args.recipe != "release":
+        changes["context_labels"] = context
     return replace(base, **changes)
 
 
@@ -168,7 +191,8 @@ def command_edit(args: argparse.Namespace) -> int:
 
     model = load_generator(args.model)
     branch = load_branch(args.branch, model.config)
-    names, colours = model_taxonomy(Path(args.model), branch.config.num_labels)
+    taxonomy = model_taxonomy(Path(args.model), branch.config.num_labels)
+    names, colours = taxonomy.names, taxonomy.colours
     ws, source = _load_start_latent(args, model)
     edited = read_label_png(args.edited_mask, colours)
     original = read_label_png(args.original_mask, colours) if args.original_mask else None
@@ -177,7 +201,7 @@ def command_edit(args: argparse.Namespace) -> int:
     perceptual = build_perceptual_distance(model, args.lpips_weights)
     if perceptual is None:
         print("note: the model holds no discriminator and no LPIPS weights were given; pixel MSE only")
-    config = _edit_config(args)
+    config = _edit_config(args, taxonomy.context)
     result = optimize_edit(model.generator, branch, ws, edited, perceptual=perceptual, encoder=encoder,
                            config=config, original_labels=original, brush_mask=brush,
                            progress=_printing_progress("edit"))
@@ -232,7 +256,8 @@ def command_apply(args: argparse.Namespace) -> int:
             raise EditError("--refine-steps needs --branch")
         branch = load_branch(args.branch, model.config)
         labels = sorted({label for vector in vectors for label in vector.labels})
-        config = replace(DEFAULT_REFINE, steps=args.refine_steps)
+        context = model_taxonomy(Path(args.model), branch.config.num_labels).context
+        config = replace(DEFAULT_REFINE, steps=args.refine_steps, context_labels=context)
         result = refine_edit(model.generator, branch, ws, edited, labels,
                              perceptual=build_perceptual_distance(model, args.lpips_weights), config=config,
                              progress=_printing_progress("refine"))
@@ -299,7 +324,8 @@ def add_edit_parsers(sub: argparse._SubParsersAction) -> None:
     edit.add_argument("--lr", type=float)
     edit.add_argument("--dilation", type=int, help="region dilation radius in pixels (default 3)")
     edit.add_argument("--context-labels", type=int, nargs="*",
-                      help="labels whose unchanged pixels stay outside the region (e.g. 0 for background)")
+                      help="labels whose unchanged pixels stay outside the region (default: the taxonomy's "
+                           "context labels; give the option with no index for none)")
     edit.add_argument("--name", help="name stored in the vector file")
     edit.add_argument("--out", type=Path, required=True, help="output directory")
     edit.set_defaults(handler=handled(command_edit))

@@ -58,7 +58,7 @@ class EditConfig:
     learning_rate: float = 0.02
     perceptual_weight: float = 150.0
     mse_weight: float = 75.0
-    ce_weight: float = 1.0
+    ce_weight: float = 10.0
     encoder_weight: float = 1.0
     region: RegionMode = "labels"
     dilation: int = DEFAULT_DILATION
@@ -90,7 +90,9 @@ class EditConfig:
 
 
 DEFAULT_EDIT = EditConfig()
-"""PartEdit's edit: label-derived region, probability averaging, masked means, 30 steps."""
+"""PartEdit's edit: label-derived region, probability averaging, masked means, CE weight 10, 30 steps.
+
+The CE weight was raised from the release's 1 by measurement (docs/engine.md, "Edit quality")."""
 
 DEFAULT_REFINE = EditConfig(steps=10, encoder_weight=0.0)
 """Refinement after applying vectors (the release has no encoder term there)."""
@@ -378,7 +380,8 @@ def refine_edit(
     with _eval_mode(branch):
         reference, seg_before = render_and_segment(generator, branch, ws_original)
         _, seg_after = render_and_segment(generator, branch, ws_edited)
-    region = refinement_region(seg_before, seg_after, set(labels), config.dilation, branch.config.num_labels)
+    region = refinement_region(seg_before, seg_after, set(labels), config.dilation, branch.config.num_labels,
+                               context_labels=config.context_labels)
     if not bool(region.any()):
         raise EditError(
             f"none of the labels {sorted(set(labels))} appears in this image's segmentation before or "

@@ -133,14 +133,24 @@ def refinement_region(
     labels: Collection[int],
     dilation: int = DEFAULT_DILATION,
     num_labels: int | None = None,
+    context_labels: Collection[int] = (),
 ) -> torch.Tensor:
-    """Pixels carrying one of ``labels`` in either segmentation, dilated (the refinement region)."""
+    """Pixels carrying one of ``labels`` in either segmentation, dilated (the refinement region).
+
+    ``context_labels`` among ``labels`` add only the pixels that changed between the two maps
+    from or to one of ``labels``, not all their pixels (as in ``edit_region``).
+    """
     if not labels:
         raise RegionError("refinement needs at least one involved label")
     if num_labels is not None and (min(labels) < 0 or max(labels) >= num_labels):
         raise RegionError(f"involved labels {sorted(labels)} are outside 0..{num_labels - 1}")
     before, after = _check_pair(seg_before, seg_after, num_labels)
-    return dilate(labels_mask([before, after], labels), dilation)
+    parts = set(labels) - set(context_labels)
+    region = labels_mask([before, after], parts) if parts else torch.zeros(before.shape, dtype=torch.bool)
+    if parts != set(labels):
+        wanted = torch.tensor(sorted(labels), dtype=torch.int64)
+        region |= (before != after) & (torch.isin(before, wanted) | torch.isin(after, wanted))
+    return dilate(region, dilation)
 
 
 def region_statistics(region: torch.Tensor) -> dict[str, object]:

@@ -45,3 +45,6 @@ LABEL_COLOURS: list[tuple[int, int, int]] = [
 
 LABEL_INDEX: dict[str, int] = {name: index for index, name in enumerate(LABELS)}
 """Label name -> index into ``LABELS``."""
+
+CONTEXT_LABELS: tuple[str, ...] = ("background", "skin")
+"""Host labels: an edit's region takes their changed pixels only, not all of them."""

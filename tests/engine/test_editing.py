@@ -240,8 +240,8 @@ def test_cli_edit_then_apply(setup, tmp_path, capsys) -> None:
     branch_dir = save_branch(tmp_path / "branch", branch)
     colours = [(0, 0, 0), (255, 255, 255), (255, 0, 0)]
     (model_dir / "labels.json").write_text(
-        '{"labels": [{"name": "mid", "colour": "#000000"}, {"name": "bright", "colour": "#ffffff"},'
-        ' {"name": "dark", "colour": "#ff0000"}]}'
+        '{"labels": [{"name": "mid", "colour": "#000000", "context": true},'
+        ' {"name": "bright", "colour": "#ffffff"}, {"name": "dark", "colour": "#ff0000"}]}'
     )
     from editing_engine.generator import seed_to_z
 
@@ -257,6 +257,7 @@ def test_cli_edit_then_apply(setup, tmp_path, capsys) -> None:
     model_hash = load_generator(model_dir).weights_hash
     vector = load_vector(out / "vector.safetensors", model_hash, (generator.num_ws, 32))
     assert vector.label_names == ["bright", "dark"] and vector.source["seed"] == 5
+    assert vector.settings["context_labels"] == [0]  # the taxonomy's context label by default
     result_ws = load_latent(out / "latent.safetensors", model_hash)
     assert torch.allclose(result_ws[0], start[0] + vector.delta, atol=1e-5)
     assert read_label_png(out / "segmentation.png", colours).shape == (RES, RES)
@@ -274,6 +275,37 @@ def test_cli_edit_then_apply(setup, tmp_path, capsys) -> None:
     assert code == 2 and "not for this model" in capsys.readouterr().err
     write_label_png(tmp_path / "p.png", edited, colours)
     assert torch.equal(read_label_png(tmp_path / "p.png", colours), edited)
+
+
+def test_cli_context_labels_follow_the_taxonomy_unless_given(setup, tmp_path, capsys) -> None:
+    from editing_engine.checkpoints import load_generator, save_model
+    from editing_engine.cli import main
+    from editing_engine.edit_commands import LabelImageError, model_taxonomy, write_label_png
+    from editing_engine.generator import seed_to_z
+    from editing_engine.segmentation import save_branch
+    from editing_engine.vectors import load_vector
+
+    generator, branch, _ = setup
+    model_dir = save_model(tmp_path / "model", generator)
+    branch_dir = save_branch(tmp_path / "branch", branch)
+    labels = '{"labels": [{"name": "mid", "colour": "#000000"%s}, {"name": "bright", "colour": "#ffffff"},' \
+             ' {"name": "dark", "colour": "#ff0000", "context": true}]}'
+    (model_dir / "labels.json").write_text(labels % "")
+    assert model_taxonomy(model_dir, 3).context == (2,)
+    edited = square_edit(branch, generator, generator.mapping(seed_to_z(5, 32), truncation_psi=0.7))
+    write_label_png(tmp_path / "edited.png", edited, model_taxonomy(model_dir, 3).colours)
+    model_hash = load_generator(model_dir).weights_hash
+    for extra, expected in (([], [2]), (["--context-labels"], []), (["--context-labels", "0", "1"], [0, 1])):
+        out = tmp_path / f"out{len(extra)}"
+        code = main(["edit", "--model", str(model_dir), "--branch", str(branch_dir), "--seed", "5",
+                     "--steps", "1", "--edited-mask", str(tmp_path / "edited.png"), "--out", str(out),
+                     *extra])
+        assert code == 0, capsys.readouterr().err
+        vector = load_vector(out / "vector.safetensors", model_hash, (generator.num_ws, 32))
+        assert vector.settings["context_labels"] == expected
+    (model_dir / "labels.json").write_text(labels % ', "context": "yes"')
+    with pytest.raises(LabelImageError, match="'context' must be true or false"):
+        model_taxonomy(model_dir, 3)
 
 
 def test_masked_discriminator_distance_keeps_the_edit_finite(setup) -> None:

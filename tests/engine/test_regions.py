@@ -130,6 +130,20 @@ def test_refinement_region_uses_either_map() -> None:
         refinement_region(before, after, [9], num_labels=4)
 
 
+def test_refinement_region_with_context_labels_takes_only_their_changed_pixels() -> None:
+    before = face_map()
+    after = before.clone()
+    after[9, 6:10] = 3  # the mouth grew one row into the skin
+    region = refinement_region(before, after, [1, 3], dilation=0, context_labels=[0, 1])
+    assert torch.equal(region, (before == 3) | (after == 3))
+    assert not bool(region[(before == 1) & (after == 1)].any())
+    # Only context labels involved: the pixels that changed between them, nothing else.
+    after = before.clone()
+    after[2, 2:14] = 0  # the skin lost its top row to the background
+    region = refinement_region(before, after, [0, 1], dilation=0, context_labels=[0, 1])
+    assert torch.equal(region, before != after)
+
+
 def test_region_statistics() -> None:
     mask = torch.zeros(10, 12, dtype=torch.bool)
     mask[2:5, 3:9] = True
