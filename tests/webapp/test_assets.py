@@ -14,15 +14,20 @@ from safetensors.numpy import save
 
 from tests.webapp.conftest import png_bytes
 from webapp.assets import services
-from webapp.assets.model_files import generator_weights_hash
-from webapp.assets.models import GeneratorModel, Image
+from webapp.assets.model_files import generator_weights_hash, parse_labels
+from webapp.assets.models import GeneratorModel, Image, PartLabel
 from webapp.assets.storage import media_path
 from webapp.errors import Conflict, InvalidInput
 from webapp.teams.models import Role
 
 pytestmark = pytest.mark.django_db
 
-TAXONOMY = {"labels": [{"name": "background", "colour": "#000000"}, {"name": "part", "colour": "#FF0000"}]}
+TAXONOMY = {
+    "labels": [
+        {"name": "background", "colour": "#000000", "context": True},
+        {"name": "part", "colour": "#FF0000"},
+    ]
+}
 
 
 @pytest.fixture
@@ -48,10 +53,29 @@ def test_register_model_reads_config_and_taxonomy_and_is_idempotent(make_team: A
 
     assert created and not created_again and again == model
     assert (model.resolution, model.num_ws, model.w_dim) == (16, 6, 32)
-    assert [(label.index, label.name, label.colour) for label in model.labels.all()] == [
-        (0, "background", "#000000"),
-        (1, "part", "#ff0000"),
+    assert [(label.index, label.name, label.colour, label.is_context) for label in model.labels.all()] == [
+        (0, "background", "#000000", True),
+        (1, "part", "#ff0000", False),
     ]
+    assert model.context_label_indices() == (0,)
+
+
+def test_context_flags_are_json_booleans_and_default_to_false() -> None:
+    raw = [
+        {"name": "background", "colour": "#000000", "context": False},
+        {"name": "skin", "colour": "#e6b48c", "context": True},
+        {"name": "eyes", "colour": "#fafafa"},
+    ]
+    assert [label.context for label in parse_labels(raw)] == [False, True, False]
+
+
+@pytest.mark.parametrize("flag", ["yes", "true", 1, 0, None, [True]])
+def test_a_context_flag_that_is_not_a_boolean_is_refused(flag: object) -> None:
+    raw = [{"name": "bg", "colour": "#000000"}, {"name": "skin", "colour": "#aa0000", "context": flag}]
+    with pytest.raises(InvalidInput) as error:
+        parse_labels(raw)
+    assert error.value.code == "invalid_taxonomy"
+    assert error.value.message == "Label 1 has a context flag that is not true or false."
 
 
 def test_new_weights_at_the_same_path_retire_the_old_model(make_team: Any, model_dir: Path) -> None:
@@ -78,10 +102,16 @@ def test_new_weights_at_the_same_path_retire_the_old_model(make_team: Any, model
             lambda d: (d / "labels.json").write_text('{"labels": [{"name": "x", "colour": "#000000"}] * 2}'),
             "invalid_taxonomy",
         ),
+        (
+            lambda d: (d / "labels.json").write_text(
+                '{"labels": [{"name": "x", "colour": "#000000", "context": "yes"}]}'
+            ),
+            "invalid_taxonomy",
+        ),
         (lambda d: (d / "weights.safetensors").write_bytes(b"junk"), "invalid_model"),
         (lambda d: (d / "config.json").write_text("{}"), "invalid_model"),
     ],
-    ids=["no-taxonomy", "bad-colour", "bad-json", "bad-weights", "bad-config"],
+    ids=["no-taxonomy", "bad-colour", "bad-json", "bad-context", "bad-weights", "bad-config"],
 )
 def test_broken_model_directories_are_refused(
     make_team: Any, model_dir: Path, change: Any, code: str
@@ -90,7 +120,7 @@ def test_broken_model_directories_are_refused(
     with pytest.raises(InvalidInput) as error:
         services.register_model(make_team("Lab"), model_dir)
     assert error.value.code == code
-    assert not GeneratorModel.objects.exists()
+    assert not GeneratorModel.objects.exists() and not PartLabel.objects.exists()
 
 
 def test_register_demo_model_command(make_team: Any, model_dir: Path, capsys: Any, settings: Any) -> None:
@@ -111,6 +141,8 @@ def test_register_demo_model_command(make_team: Any, model_dir: Path, capsys: An
 def test_bundled_demo_model_registers_without_torch(make_team: Any) -> None:
     model, _ = services.register_model(make_team("Lab"), Path("models/demo"))
     assert model.resolution == 64 and model.labels.count() >= 10
+    taxonomy = json.loads(Path("models/demo/labels.json").read_text())["labels"]
+    assert model.context_label_indices() == tuple(i for i, x in enumerate(taxonomy) if x.get("context"))
 
 
 @pytest.fixture
@@ -130,8 +162,10 @@ def lab(make_user: Any, make_team: Any, make_model: Any, client_for: Any) -> Any
 
 
 def test_model_detail_lists_labels_in_order(lab: Any) -> None:
+    lab["model"].labels.filter(name__in=["background", "skin"]).update(is_context=True)
     body = lab["viewer"].get(f"/api/models/{lab['model'].pk}/").json()
     assert [label["name"] for label in body["labels"]] == ["background", "skin", "eyes", "mouth"]
+    assert [label["is_context"] for label in body["labels"]] == [True, True, False, False]
 
 
 def test_image_list_filters(lab: Any) -> None:

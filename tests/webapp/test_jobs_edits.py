@@ -60,6 +60,13 @@ def lab(make_user: Any, make_team: Any, labelled_model_dir: Path, settings: Any)
     worker_runtime._models.clear()
 
 
+def stored_settings(vector: EditVector) -> dict[str, Any]:
+    """The engine settings recorded in a library vector's file (the config its job ran with)."""
+    from editing_engine.vectors import load_vector
+
+    return load_vector(vector.vector.path, expected_model_hash=vector.model.weights_hash).settings
+
+
 def request(lab: dict[str, Any], job_type: str, parameters: dict[str, Any]) -> Job:
     """Request a job as the editor."""
     return services.create_job(lab["editor"], lab["team"], job_type, parameters)
@@ -146,6 +153,7 @@ def test_optimize_edit_adds_a_library_vector_linked_to_its_mask_edit(lab: dict[s
 
     branch = trained_branch(lab)
     entry = session_with_mask_edit(lab)
+    lab["model"].labels.filter(name="background").update(is_context=True)
     job = run(request(lab, JobType.OPTIMIZE_EDIT, {"entry": entry.pk, "steps": 3}))
 
     assert (job.status, job.error_message) == ("succeeded", ""), job.error_message
@@ -160,6 +168,7 @@ def test_optimize_edit_adds_a_library_vector_linked_to_its_mask_edit(lab: dict[s
     assert vector.name.startswith("Edit of")
     loaded = load_vector(vector.vector.path, expected_model_hash=lab["model"].weights_hash)
     assert tuple(loaded.delta.shape) == (6, 32) and loaded.source["job"] == job.pk
+    assert loaded.settings["context_labels"] == [0]  # the taxonomy's context labels reached the engine
 
     with pytest.raises(Conflict):
         request(lab, JobType.OPTIMIZE_EDIT, {"entry": entry.pk})
@@ -176,6 +185,7 @@ def test_refine_makes_a_new_vector_for_the_sessions_image(lab: dict[str, Any]) -
     other = editsessions.create_session(lab["editor"], lab["images"][1])
     other = editsessions.add_vector_entry(lab["editor"], other, other.revision, vector, 1.5)
     vector_entry = other.entries.get()
+    lab["model"].labels.filter(name="face").update(is_context=True)
 
     job = run(request(lab, JobType.REFINE, {"entry": vector_entry.pk, "steps": 2, "name": "refined"}))
 
@@ -184,6 +194,8 @@ def test_refine_makes_a_new_vector_for_the_sessions_image(lab: dict[str, Any]) -
     assert refined.pk != vector.pk and refined.name == "refined"
     assert job.result["refined_from"] == vector.pk and refined.source_image_id == lab["images"][1].pk
     assert len(refined.loss_curve) == 2
+    assert stored_settings(vector)["context_labels"] == []  # optimised before any label was marked
+    assert stored_settings(refined)["context_labels"] == [1]  # the refinement ran with the context labels
 
 
 def test_edit_jobs_need_a_branch_a_latent_and_the_right_entry(lab: dict[str, Any]) -> None:

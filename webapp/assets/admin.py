@@ -6,7 +6,7 @@ from .models import GeneratorModel, Image, PartLabel
 
 
 class PartLabelInline(admin.TabularInline):
-    """The taxonomy, edited on the model's page (names and colours; indices are fixed)."""
+    """The taxonomy, edited on the model's page (names, colours, context flags; indices are fixed)."""
 
     model = PartLabel
     extra = 0
@@ -29,8 +29,8 @@ class GeneratorModelAdmin(admin.ModelAdmin):
 class PartLabelAdmin(admin.ModelAdmin):
     """Every label of every model."""
 
-    list_display = ["model", "index", "name", "colour"]
-    list_filter = ["model"]
+    list_display = ["model", "index", "name", "colour", "is_context"]
+    list_filter = ["model", "is_context"]
     search_fields = ["name"]
 
 

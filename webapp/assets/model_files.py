@@ -4,7 +4,9 @@ The directory is the engine's own format: ``config.json`` and ``weights.safetens
 (tensors prefixed ``G_ema.``). The weights hash is computed exactly as the engine's
 ``checkpoints.hash_state`` does, so a registered model and a loaded one agree on identity.
 The part-label taxonomy comes from ``labels.json`` beside the weights, or else from the
-config's ``metadata.labels``: an ordered list of ``{"name": ..., "colour": "#rrggbb"}``.
+config's ``metadata.labels``: an ordered list of ``{"name": ..., "colour": "#rrggbb"}``, each
+with an optional boolean ``"context"`` (a host label such as background or skin whose unchanged
+pixels an edit leaves out of its region).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class PartLabelSpec:
 
     name: str
     colour: str
+    context: bool = False
 
 
 @dataclass
@@ -59,8 +62,18 @@ def generator_weights_hash(weights_file: Path) -> str:
     return digest.hexdigest()
 
 
+def _context_flag(entry: object, index: int) -> bool:
+    """A label's optional ``context`` flag: a JSON boolean, false when absent."""
+    context = entry.get("context", False) if isinstance(entry, dict) else False
+    if not isinstance(context, bool):
+        raise InvalidInput(
+            f"Label {index} has a context flag that is not true or false.", code="invalid_taxonomy"
+        )
+    return context
+
+
 def parse_labels(raw: object) -> list[PartLabelSpec]:
-    """Validate a taxonomy: a non-empty list of labels with unique names and ``#rrggbb`` colours."""
+    """Validate a taxonomy: 1 to 256 labels, unique names, ``#rrggbb`` colours, boolean context flags."""
     if not isinstance(raw, list) or not raw or len(raw) > 256:
         raise InvalidInput("A taxonomy is a list of 1 to 256 labels.", code="invalid_taxonomy")
     labels = []
@@ -76,7 +89,8 @@ def parse_labels(raw: object) -> list[PartLabelSpec]:
             raise InvalidInput(
                 f"Label {index} needs a non-empty name and a #rrggbb colour.", code="invalid_taxonomy"
             )
-        labels.append(PartLabelSpec(name=name.strip(), colour=colour.lower()))
+        context = _context_flag(entry, index)
+        labels.append(PartLabelSpec(name=name.strip(), colour=colour.lower(), context=context))
     if len({label.name for label in labels}) != len(labels):
         raise InvalidInput("Label names must be unique.", code="invalid_taxonomy")
     return labels

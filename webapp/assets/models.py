@@ -34,6 +34,10 @@ class GeneratorModel(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.resolution}px, {self.weights_hash[:8]})"
 
+    def context_label_indices(self) -> tuple[int, ...]:
+        """The taxonomy's context label indices, ascending (for ``EditConfig.context_labels``)."""
+        return tuple(self.labels.filter(is_context=True).order_by("index").values_list("index", flat=True))
+
 
 class PartLabel(models.Model):
     """One label of a model's taxonomy; ``index`` is the value stored in masks."""
@@ -44,6 +48,10 @@ class PartLabel(models.Model):
     index = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=64)
     colour = models.CharField(max_length=7, help_text="Display colour, #rrggbb.")
+    is_context = models.BooleanField(
+        default=False,
+        help_text="A host label (background, skin): its unchanged pixels stay out of edit regions.",
+    )
 
     class Meta:
         ordering = ["model_id", "index"]

@@ -13,7 +13,7 @@ class PartLabelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PartLabel
-        fields = ["index", "name", "colour"]
+        fields = ["index", "name", "colour", "is_context"]
 
 
 class GeneratorModelSerializer(serializers.ModelSerializer):

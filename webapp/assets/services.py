@@ -48,7 +48,9 @@ def register_model(team: Team, path: Path, name: str = "") -> tuple[GeneratorMod
             metadata=description.metadata,
         )
         PartLabel.objects.bulk_create(
-            PartLabel(model=model, index=index, name=label.name, colour=label.colour)
+            PartLabel(
+                model=model, index=index, name=label.name, colour=label.colour, is_context=label.context
+            )
             for index, label in enumerate(description.labels)
         )
     return model, True

@@ -26,7 +26,11 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
         label_map(inputs.entry.mask.path),
         perceptual=inputs.perceptual,
         encoder=inputs.encoder,
-        config=replace(DEFAULT_EDIT, steps=int(job.parameters["steps"])),
+        config=replace(
+            DEFAULT_EDIT,
+            steps=int(job.parameters["steps"]),
+            context_labels=inputs.entry.session.image.model.context_label_indices(),
+        ),
         progress=hooks.progress,
         should_cancel=hooks.should_cancel,
     )

@@ -31,7 +31,11 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
         labels,
         perceptual=inputs.perceptual,
         encoder=inputs.encoder,
-        config=replace(DEFAULT_REFINE, steps=int(job.parameters["steps"])),
+        config=replace(
+            DEFAULT_REFINE,
+            steps=int(job.parameters["steps"]),
+            context_labels=entry.session.image.model.context_label_indices(),
+        ),
         progress=hooks.progress,
         should_cancel=hooks.should_cancel,
     )
