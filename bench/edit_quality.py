@@ -21,6 +21,11 @@ Modes (all through the same engine code):
     transfer      the scratch vector of the first request of a kind applied to the others (scale 1)
     transfer+10   transfer, then 10 refinement steps;  transfer+30: 30 steps
 
+What the engine is given is what a user of the editor sees and paints on: the *branch's*
+segmentation of the image, with the request's changed pixels set to their requested labels
+(so the engine never gets the oracle's map, only the user's intent). Scratch edits use the
+taxonomy's context labels (background, skin) unless ``--context-labels`` says otherwise.
+
 Metrics, all on one evaluation region per request (the same for every mode): the changed pixels
 plus the pixels of the edited parts (involved labels other than background and skin) in either
 map, dilated 3 px. Inside it: oracle IoU between requested and obtained maps over the involved
@@ -56,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from editing_engine.checkpoints import LoadedModel, load_generator
 from editing_engine.domain import LABEL_INDEX, FaceParams, render_face, render_params
+from editing_engine.edit_commands import model_taxonomy
 from editing_engine.editing import (
     DEFAULT_EDIT,
     DEFAULT_REFINE,
@@ -63,6 +69,7 @@ from editing_engine.editing import (
     EditConfig,
     optimize_edit,
     refine_edit,
+    render_and_segment,
 )
 from editing_engine.generator import Generator, seed_to_z
 from editing_engine.losses import PerceptualDistance, build_perceptual_distance
@@ -232,6 +239,7 @@ class HeldOutImage:
     ws: torch.Tensor
     image: torch.Tensor
     oracle_labels: np.ndarray
+    branch_labels: np.ndarray
     params: FaceParams | None = None
     style: str = "in_domain"
 
@@ -247,18 +255,29 @@ class Request:
     changed: np.ndarray
     involved: list[int]
     eval_region: np.ndarray
+    shown: np.ndarray
+    painted: np.ndarray
     results: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def make_request(image: HeldOutImage, kind: str, requested: np.ndarray, tool: str) -> Request | None:
-    """A request when the edit changes enough pixels, with its evaluation region."""
+    """A request when the edit changes enough pixels, with its evaluation region.
+
+    ``shown`` is the branch's map of the image; ``painted`` is it with the changed pixels set
+    to their requested labels: the pair the engine is given.
+    """
     changed = requested != image.oracle_labels
     if changed.sum() < MIN_CHANGED_PIXELS:
         return None
     original = torch.from_numpy(image.oracle_labels.astype(np.int64))
     edited = torch.from_numpy(requested.astype(np.int64))
     region = edit_region(original, edited, dilation=3, context_labels=HOST_LABELS).numpy()
-    return Request(image, kind, tool, requested, changed, involved_labels(original, edited), region)
+    painted = image.branch_labels.copy()
+    painted[changed] = requested[changed]
+    if not (painted != image.branch_labels).any():
+        return None
+    return Request(image, kind, tool, requested, changed, involved_labels(original, edited), region,
+                   image.branch_labels, painted)
 
 
 def build_requests(images: list[HeldOutImage], per_kind: int, kinds: list[str], size: int) -> list[Request]:
@@ -284,10 +303,13 @@ def build_requests(images: list[HeldOutImage], per_kind: int, kinds: list[str], 
 
 
 def held_out_images(
-    model: LoadedModel, oracle: Oracle, encoder_path: Path | None, count: int,
+    model: LoadedModel, oracle: Oracle, branch: SegmentationBranch, encoder_path: Path | None, count: int,
     embed_steps: int, perceptual: PerceptualDistance | None, psi: float,
 ) -> list[HeldOutImage]:
-    """``count`` images: samples, plus embedded in-domain and out-of-domain renders with an encoder."""
+    """``count`` images: samples, plus embedded in-domain and out-of-domain renders with an encoder.
+
+    Each comes with the oracle's map (ground truth) and the branch's (what the editor shows).
+    """
     generator = model.generator
     kinds = ["sample"] if encoder_path is None else ["sample", "embedded", "ood"]
     encoder = None
@@ -313,7 +335,8 @@ def held_out_images(
         with torch.no_grad():
             image = generator.synthesis(ws, noise_mode="const")[0]
         labels = predict(oracle, image[None])[0]
-        images.append(HeldOutImage(kind, index, ws.detach(), image, labels, params, style))
+        branch_labels = render_and_segment(generator, branch, ws)[1].numpy()
+        images.append(HeldOutImage(kind, index, ws.detach(), image, labels, branch_labels, params, style))
     return images
 
 
@@ -361,16 +384,16 @@ def evaluate(context: Context, request: Request, image: torch.Tensor, seconds: f
 
 def run_scratch(
     context: Context, request: Request, release: bool
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Optimise the request from scratch; returns (image, delta, seconds)."""
-    brush = torch.from_numpy(request.changed if request.tool == "brush" else np.zeros_like(request.changed))
+) -> tuple[torch.Tensor, torch.Tensor, list[int], float]:
+    """Optimise the painted map from scratch; returns (image, delta, involved labels, seconds)."""
+    painted = request.painted != request.shown
+    brush = torch.from_numpy(painted if request.tool == "brush" else np.zeros_like(painted))
     config = context.release if release else context.scratch
-    requested = torch.from_numpy(request.requested.astype(np.int64))
-    original = torch.from_numpy(request.image.oracle_labels.astype(np.int64))
-    result = optimize_edit(context.generator, context.branch, request.image.ws, requested,
+    result = optimize_edit(context.generator, context.branch, request.image.ws,
+                           torch.from_numpy(request.painted.astype(np.int64)),
                            perceptual=context.perceptual, encoder=context.encoder, config=config,
-                           original_labels=original, brush_mask=brush)
-    return result.image, result.delta, result.seconds
+                           original_labels=torch.from_numpy(request.shown.astype(np.int64)), brush_mask=brush)
+    return result.image, result.delta, result.involved_labels, result.seconds
 
 
 def run_transfer(context: Context, request: Request, delta: torch.Tensor, labels: list[int],
@@ -401,12 +424,12 @@ def measure(context: Context, requests: list[Request], modes: list[str], refine:
         needs_scratch = "scratch" in modes or (request.kind not in sources and any(m.startswith("transfer")
                                                                                  for m in modes))
         if needs_scratch:
-            image, delta, seconds = run_scratch(context, request, release=False)
+            image, delta, involved, seconds = run_scratch(context, request, release=False)
             request.results["scratch"] = evaluate(context, request, image, seconds)
             if request.kind not in sources:
-                sources[request.kind] = (delta, request.involved, number)
+                sources[request.kind] = (delta, involved, number)
         if "release" in modes:
-            image, _, seconds = run_scratch(context, request, release=True)
+            image, _, _, seconds = run_scratch(context, request, release=True)
             request.results["release"] = evaluate(context, request, image, seconds)
         source = sources.get(request.kind)
         if source is not None and source[2] != number:
@@ -492,8 +515,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=DEFAULT_EDIT.learning_rate, help="scratch and refinement")
     parser.add_argument("--release-steps", type=int, default=RELEASE_RECIPE.steps)
     parser.add_argument("--refine", default="10,30", help="refinement steps of transfer+10 and transfer+30")
-    parser.add_argument("--context-labels", type=int, nargs="*", default=[],
-                        help="context labels for the scratch region (default none, as specified)")
+    parser.add_argument("--context-labels", type=int, nargs="*",
+                        help="context labels of the scratch and refinement regions (default: the model "
+                             "taxonomy's; the option alone means none, the literal region of the issue)")
+    parser.add_argument("--ce-weight", type=float, default=DEFAULT_EDIT.ce_weight)
     parser.add_argument("--perceptual-weight", type=float, default=DEFAULT_EDIT.perceptual_weight)
     parser.add_argument("--mse-weight", type=float, default=DEFAULT_EDIT.mse_weight)
     parser.add_argument("--no-balance", action="store_true", help="plain CE mean over the region")
@@ -521,16 +546,21 @@ def main() -> None:
         from editing_engine.encoder import load_encoder
 
         encoder = load_encoder(args.encoder, model.config)
+    context_labels = tuple(model_taxonomy(args.model, len(LABEL_INDEX)).context
+                           if args.context_labels is None else args.context_labels)
     context = Context(
         generator=model.generator, branch=branch, oracle=oracle, perceptual=perceptual, encoder=encoder,
         num_labels=len(LABEL_INDEX),
         scratch=replace(DEFAULT_EDIT, steps=args.steps, learning_rate=args.lr,
-                        context_labels=tuple(args.context_labels), perceptual_weight=args.perceptual_weight,
-                        mse_weight=args.mse_weight, balance_changed=not args.no_balance),
+                        context_labels=context_labels, perceptual_weight=args.perceptual_weight,
+                        mse_weight=args.mse_weight, ce_weight=args.ce_weight,
+                        balance_changed=not args.no_balance),
         release=replace(RELEASE_RECIPE, steps=args.release_steps),
-        refine=replace(DEFAULT_REFINE, learning_rate=args.lr, balance_changed=not args.no_balance),
+        refine=replace(DEFAULT_REFINE, learning_rate=args.lr, context_labels=context_labels,
+                       ce_weight=args.ce_weight, balance_changed=not args.no_balance),
     )
-    images = held_out_images(model, oracle, args.encoder, args.images, args.embed_steps, perceptual, args.psi)
+    images = held_out_images(model, oracle, branch, args.encoder, args.images, args.embed_steps, perceptual,
+                             args.psi)
     kinds = args.kinds.split(",")
     requests = build_requests(images, args.per_kind, kinds, model.config.resolution)
     counts = {kind: sum(r.kind == kind for r in requests) for kind in kinds}
@@ -543,6 +573,7 @@ def main() -> None:
     print(f"\n# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, load {load}; model {args.model} ({model.weights_hash[:12]}), "
           f"perceptual {'none' if perceptual is None else type(perceptual).__name__}, "
+          f"context labels {list(context_labels)}, CE weight {args.ce_weight}, "
           f"total {time.perf_counter() - started:.0f} s")
     print_table(rows)
     if args.json:
