@@ -16,7 +16,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ from .models_path import default_model_path
 from .oracle import BUNDLED_ORACLE_DIR
 from .progress import ProgressCallback
 from .segmentation import BranchConfig, BranchError
+
+if TYPE_CHECKING:
+    from .encoder import Encoder, EncoderConfig
 
 BRANCH_DIR = "branch"
 ENCODER_DIR = "encoder"
@@ -225,24 +228,22 @@ def procedural_real_images(
 
 def command_train_encoder(args: argparse.Namespace) -> int:
     """Train the W+ encoder on generator samples (and optional procedural renders) and save it."""
-    from .encoder import EncoderConfig, EncoderLossWeights, save_encoder, train_encoder
+    from .encoder import EncoderLossWeights, save_encoder, train_encoder
     from .losses import build_perceptual_distance
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_generator(args.model)
+    encoder, init_metadata = _encoder_to_train(args, model)
     perceptual = build_perceptual_distance(model, args.lpips_weights) if args.perceptual else None
     real = procedural_real_images(args.real_renders, model.config.resolution) if args.real_renders else None
-    config = EncoderConfig.for_generator(
-        model.config, channel_base=args.channel_base, channel_max=args.channel_max
-    )
     weights = EncoderLossWeights(
         latent=args.latent_weight, pixel=args.pixel_weight, perceptual=args.perceptual_weight
     )
     start = time.perf_counter()
     encoder = train_encoder(
         model.generator,
-        config,
+        encoder,
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -270,10 +271,36 @@ def command_train_encoder(args: argparse.Namespace) -> int:
             "real_start_step": args.real_start_step,
             "seed": args.seed,
             "wall_seconds": round(time.perf_counter() - start, 1),
+            **init_metadata,
         },
     )
     print(f"wrote {output}")
     return 0
+
+
+def _encoder_to_train(
+    args: argparse.Namespace, model: LoadedModel
+) -> tuple[Encoder | EncoderConfig, dict[str, object]]:
+    """A new encoder config, or the ``--init-from`` encoder, and the metadata recording the start."""
+    from .encoder import EncoderConfig, encoder_for_fine_tuning, read_encoder_metadata
+
+    architecture = {
+        key: value
+        for key, value in (("channel_base", args.channel_base), ("channel_max", args.channel_max))
+        if value is not None
+    }
+    if args.init_from is None:
+        config = EncoderConfig.for_generator(model.config, **architecture)
+        return config, {"init_from": None, "total_steps": args.steps}
+    encoder = encoder_for_fine_tuning(args.init_from, model.generator, architecture)
+    previous = read_encoder_metadata(args.init_from)
+    done = previous.get("total_steps", previous.get("steps"))
+    print(f"train-encoder: continuing from {args.init_from} ({done} steps)", flush=True)
+    return encoder, {
+        "init_from": str(args.init_from),
+        "init_model_hash": previous.get("model_hash"),
+        "total_steps": done + args.steps if isinstance(done, int) else None,
+    }
 
 
 def command_embed(args: argparse.Namespace) -> int:
@@ -351,8 +378,11 @@ def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
     enc.add_argument("--batch-size", type=int, default=8)
     enc.add_argument("--lr", type=float, default=2e-4)
     enc.add_argument("--psi", type=float, default=0.7, help="truncation psi of the synthetic samples")
-    enc.add_argument("--channel-base", type=int, default=2048)
-    enc.add_argument("--channel-max", type=int, default=128)
+    enc.add_argument("--channel-base", type=int, help="backbone width (default 2048, or the --init-from's)")
+    enc.add_argument("--channel-max", type=int, help="channel cap (default 128, or the --init-from's)")
+    enc.add_argument(
+        "--init-from", type=Path, help="encoder directory to fine-tune from (may be the output directory)"
+    )
     enc.add_argument("--perceptual", action="store_true", help="add the perceptual distance to the losses")
     enc.add_argument(
         "--lpips-weights", type=Path, help="local VGG16 weights (else the model's discriminator)"

@@ -14,7 +14,8 @@ Architecture (sized for the 64 px demo model, works for any power-of-two resolut
 Training (``train_encoder``) follows the release's synthetic loss: z -> w (truncated) -> image
 G(w) without gradients; loss = latent regression MSE(E(G(w)), w) + reconstruction (pixel MSE and,
 when given, a perceptual distance) between G(E(G(w))) and G(w). Optional real images add the
-reconstruction loss on them after ``real_start_step``.
+reconstruction loss on them after ``real_start_step``. ``encoder_for_fine_tuning`` loads a saved
+encoder to continue training it on a generator that trained further.
 """
 
 from __future__ import annotations
@@ -237,7 +238,8 @@ def train_encoder(
 
     ``real_images`` (``[N, 3, R, R]`` in [-1, 1], optional) add a reconstruction term on real
     images from step ``real_start_step`` on. The generator is not modified (its parameters'
-    ``requires_grad`` flags are restored); the encoder is moved to the generator's device.
+    ``requires_grad`` flags are restored); the encoder is moved to the generator's device. A given
+    ``Encoder`` (e.g. from ``encoder_for_fine_tuning``) is trained further, gradients switched on.
     """
     config = EncoderConfig.for_generator(generator.config) if encoder_or_config is None else encoder_or_config
     if isinstance(config, Encoder):
@@ -260,6 +262,7 @@ def train_encoder(
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
     encoder.to(device)
+    encoder.requires_grad_(True)
     optimizer = torch.optim.Adam(encoder.parameters(), lr=learning_rate, betas=(0.9, 0.99))
     flags = [parameter.requires_grad for parameter in generator.parameters()]
     generator.requires_grad_(False)
@@ -298,30 +301,41 @@ def check_encoder_fits(encoder: Encoder, config: GeneratorConfig) -> None:
 
 
 def save_encoder(path: str | Path, encoder: Encoder, metadata: dict[str, object] | None = None) -> Path:
-    """Write ``encoder.json`` and ``encoder.safetensors`` into directory ``path``."""
+    """Write ``encoder.json`` and ``encoder.safetensors`` into ``path`` (temporary names, then renames)."""
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    tmp_weights = directory / (ENCODER_WEIGHTS_FILE + ".tmp")
-    save_file(tensors, str(tmp_weights))
-    tmp_weights.replace(directory / ENCODER_WEIGHTS_FILE)
     document = {"format": ENCODER_FORMAT, "encoder": encoder.config.to_dict(), "metadata": metadata or {}}
+    tmp_weights = directory / (ENCODER_WEIGHTS_FILE + ".tmp")
     tmp_config = directory / (ENCODER_CONFIG_FILE + ".tmp")
+    save_file(tensors, str(tmp_weights))
     tmp_config.write_text(json.dumps(document, indent=2, sort_keys=True))
+    tmp_weights.replace(directory / ENCODER_WEIGHTS_FILE)
     tmp_config.replace(directory / ENCODER_CONFIG_FILE)
     return directory
 
 
-def load_encoder(path: str | Path, expected: GeneratorConfig | None = None) -> Encoder:
-    """Load an encoder saved by ``save_encoder`` (eval mode, gradients off); refuse a mismatched one."""
-    directory = Path(path)
+def _read_document(directory: Path) -> dict[str, object]:
+    """The parsed ``encoder.json`` of ``directory``, checked for the format tag."""
     try:
         document = json.loads((directory / ENCODER_CONFIG_FILE).read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise EncoderError(f"cannot read {directory / ENCODER_CONFIG_FILE}: {error}") from error
     if not isinstance(document, dict) or document.get("format") != ENCODER_FORMAT:
         raise EncoderError(f"{directory / ENCODER_CONFIG_FILE} is not a {ENCODER_FORMAT} file")
-    config_data = document.get("encoder")
+    return document
+
+
+def read_encoder_metadata(path: str | Path) -> dict[str, object]:
+    """The metadata dict saved with the encoder in ``path`` (empty when none was saved)."""
+    metadata = _read_document(Path(path)).get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def load_encoder(path: str | Path, expected: GeneratorConfig | None = None) -> Encoder:
+    """Load an encoder saved by ``save_encoder`` (eval mode, gradients off); refuse a mismatched one."""
+    directory = Path(path)
+    config_data = _read_document(directory).get("encoder")
     if not isinstance(config_data, dict):
         raise EncoderError(f"{directory / ENCODER_CONFIG_FILE} holds no encoder config")
     encoder = Encoder(EncoderConfig.from_dict(config_data))
@@ -333,3 +347,29 @@ def load_encoder(path: str | Path, expected: GeneratorConfig | None = None) -> E
     except (OSError, SafetensorError, CheckpointError) as error:
         raise EncoderError(f"cannot load encoder from {directory}: {error}") from error
     return encoder.eval().requires_grad_(False)
+
+
+def encoder_for_fine_tuning(
+    path: str | Path, generator: Generator, architecture: dict[str, int] | None = None
+) -> Encoder:
+    """Load the encoder in ``path`` (fully, into memory) to train it further on ``generator``.
+
+    Refuses (``EncoderError``) an encoder whose W+ shape or resolution does not fit the generator,
+    or whose config differs from the ``architecture`` fields given (e.g. ``{"channel_base": 2048}``).
+    The encoder's ``w_avg`` is set to the generator's, as for a new encoder.
+    """
+    encoder = load_encoder(path, generator.config)
+    loaded = encoder.config.to_dict()
+    unknown = set(architecture or {}) - set(loaded)
+    if unknown:
+        raise EncoderError(f"unknown encoder config keys: {sorted(unknown)}")
+    differing = [
+        f"{key} {loaded[key]} (requested {value})"
+        for key, value in sorted((architecture or {}).items())
+        if loaded[key] != value
+    ]
+    if differing:
+        raise EncoderError(f"the encoder in {path} has another architecture: {', '.join(differing)}")
+    with torch.no_grad():
+        encoder.w_avg.copy_(generator.w_avg)
+    return encoder
