@@ -18,7 +18,11 @@ the RSS before it, or ``torch.cuda.max_memory_allocated`` on a GPU.
 
 Vector application: 3 random vectors, S scale settings (``--previews``, default 8). The batch
 path renders all S in one ``render_with_vectors`` call; the baseline loops over the S settings
-one image at a time. Both are timed in the same run (best of ``--repeats``).
+one image at a time. Both are timed in the same run (best of ``--repeats``), and so is the batch
+path with the fused (grouped) modulated convolution forced on every layer, the generator's only
+path before the automatic per-layer choice (``SynthesisNetwork.fused_modconv``). For these three
+the process CPU time (user + system, best of the repeats) is reported beside the wall time: on a
+shared machine wall time also counts waiting for a core.
 
 Run: ``nice -n 10 .venv/bin/python bench/edit_timing.py [--configs demo,256,512]``.
 """
@@ -167,16 +171,22 @@ def time_optimisation(generator: Generator, branch: SegmentationBranch, perceptu
 
 def best_time(fn: object, repeats: int, device: torch.device) -> float:
     """Best wall time of ``fn()`` over ``repeats`` runs (after one warm-up)."""
+    return best_times(fn, repeats, device)[0]
+
+
+def best_times(fn: object, repeats: int, device: torch.device) -> tuple[float, float]:
+    """Best wall time and best process CPU time (user + system) of ``fn()`` over ``repeats`` runs."""
     assert callable(fn)
     fn()
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
         sync(device)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         sync(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - start_cpu)
+    return min(walls), min(cpus)
 
 
 def time_application(
@@ -187,14 +197,22 @@ def time_application(
     ws = generator.mapping(torch.randn(1, config.z_dim, device=device), truncation_psi=0.7)
     vectors = [torch.randn(config.num_ws, config.w_dim, device=device) * 0.2 for _ in range(3)]
     scales = torch.linspace(-2, 2, previews)[:, None].repeat(1, 3) * torch.tensor([1.0, 0.5, -0.5])
+
+    def render_batch() -> torch.Tensor:
+        return render_with_vectors(generator, ws, vectors, scales, batch_size=previews)
+
     add_only = best_time(lambda: apply_vectors(ws, vectors, scales), repeats, device)
     single = best_time(lambda: render_with_vectors(generator, ws, vectors, scales[:1]), repeats, device)
-    batch = best_time(lambda: render_with_vectors(generator, ws, vectors, scales, batch_size=previews),
-                      repeats, device)
-    loop = best_time(lambda: [render_with_vectors(generator, ws, vectors, row) for row in scales], repeats,
-                     device)
+    batch, batch_cpu = best_times(render_batch, repeats, device)
+    generator.synthesis.fused_modconv = True
+    batch_fused, batch_fused_cpu = best_times(render_batch, repeats, device)
+    generator.synthesis.fused_modconv = None
+    loop, loop_cpu = best_times(lambda: [render_with_vectors(generator, ws, vectors, row) for row in scales],
+                                repeats, device)
     return {"apply_only_ms": add_only * 1e3, "one_image_ms": single * 1e3, "batch_ms": batch * 1e3,
-            "loop_ms": loop * 1e3, "loop_over_batch": loop / batch, "previews": previews}
+            "batch_fused_ms": batch_fused * 1e3, "loop_ms": loop * 1e3, "loop_over_batch": loop / batch,
+            "batch_cpu_ms": batch_cpu * 1e3, "batch_fused_cpu_ms": batch_fused_cpu * 1e3,
+            "loop_cpu_ms": loop_cpu * 1e3, "previews": previews}
 
 
 def main() -> None:
@@ -229,7 +247,9 @@ def main() -> None:
               f"peak +{row['peak_mib']:.0f} MiB, region {row['region_fraction']:.0%} | "
               f"apply {row['apply_only_ms']:.3f} ms, 1 image {row['one_image_ms']:.1f} ms, "
               f"{args.previews} previews batched {row['batch_ms']:.1f} ms vs loop {row['loop_ms']:.1f} ms "
-              f"(loop/batch {row['loop_over_batch']:.2f}x)", flush=True)
+              f"(loop/batch {row['loop_over_batch']:.2f}x; batched with fused modconv "
+              f"{row['batch_fused_ms']:.1f} ms; CPU time batched {row['batch_cpu_ms']:.1f}, fused "
+              f"{row['batch_fused_cpu_ms']:.1f}, loop {row['loop_cpu_ms']:.1f} ms)", flush=True)
         del generator, branch, perceptual
     if args.json:
         args.json.write_text(json.dumps({"device": hardware, "rows": rows}, indent=2))

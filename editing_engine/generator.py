@@ -172,15 +172,50 @@ class MappingNetwork(nn.Module):
         return x.unsqueeze(1).repeat(1, self.config.num_ws, 1)
 
 
+FUSED_MIN_PIXELS_PER_CHANNEL = 64
+
+
+def prefer_fused(batch: int, in_channels: int, kernel_size: int, pixels: int) -> bool:
+    """Whether the fused (grouped) modulated conv is the faster path on CPU for this layer.
+
+    One sample is an ordinary conv either way, and for 1x1 toRGB convs (3 output channels) the
+    non-fused input scaling costs more than the conv; otherwise the grouped conv loses when the
+    input has few pixels per channel (low resolution, many channels) and wins on large maps.
+    Thresholds measured with one thread on CPU: docs/engine.md, "Timing".
+    """
+    if batch == 1 or kernel_size == 1:
+        return True
+    return pixels >= FUSED_MIN_PIXELS_PER_CHANNEL * in_channels
+
+
+def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """``[B, out]`` reciprocal norms of the style-modulated weights, without building them."""
+    return (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
+
+
 def modulated_conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,
     styles: torch.Tensor,
     demodulate: bool,
     padding: int,
+    fused: bool | None = None,
 ) -> torch.Tensor:
-    """Convolve each sample with its own style-modulated weights as one grouped conv."""
+    """Convolve each sample with its own style-modulated (and demodulated) weights.
+
+    ``fused`` runs one grouped conv over the batch with per-sample weights; otherwise the
+    activations are scaled by the styles, convolved with the shared weight and the output is
+    scaled by the demodulation coefficients (stylegan2-ada's ``fused_modconv=False``). The two
+    are mathematically identical; ``None`` picks the faster one with :func:`prefer_fused`.
+    """
     batch, in_channels, height, width = x.shape
+    if fused is None:
+        fused = prefer_fused(batch, in_channels, weight.shape[2], height * width)
+    if not fused:
+        x = F.conv2d(x * styles.reshape(batch, in_channels, 1, 1), weight, padding=padding)
+        if demodulate:
+            x = x * demodulation_coefficients(weight, styles).reshape(batch, -1, 1, 1)
+        return x
     out_channels = weight.shape[0]
     w = weight.unsqueeze(0) * styles.reshape(batch, 1, in_channels, 1, 1)
     if demodulate:
@@ -209,20 +244,24 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
         self.register_buffer("resample_filter", lowpass_filter())
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: NoiseMode) -> torch.Tensor:
-        """Apply the layer to ``x`` with style vector ``w [B, w_dim]``."""
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: NoiseMode,
+                fused: bool | None = None) -> torch.Tensor:
+        """Apply the layer to ``x`` with style vector ``w [B, w_dim]`` (``fused``: see modulated_conv2d)."""
         styles = self.affine(w)
         if self.up:
             x = upsample2x(x, self.resample_filter, keep_border=True)
-        x = modulated_conv2d(x, self.weight, styles, demodulate=True, padding=0 if self.up else 1)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=True, padding=0 if self.up else 1,
+                             fused=fused)
+        # In place where autograd allows: fewer fresh full-size tensors (docs/engine.md, "Timing").
         if noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution,
                                 device=x.device, dtype=x.dtype)
-            x = x + noise * self.noise_strength
+            x.add_(noise * self.noise_strength)
         elif noise_mode == "const":
-            x = x + self.noise_const.to(x.dtype) * self.noise_strength
-        x = x + self.bias.to(x.dtype).reshape(1, -1, 1, 1)
-        return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+            x.add_(self.noise_const.to(x.dtype) * self.noise_strength)
+        x.add_(self.bias.to(x.dtype).reshape(1, -1, 1, 1))
+        activate = F.leaky_relu if x.requires_grad else F.leaky_relu_
+        return activate(x, LRELU_SLOPE).mul_(LRELU_GAIN)
 
 
 class ToRGBLayer(nn.Module):
@@ -235,10 +274,10 @@ class ToRGBLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1.0 / math.sqrt(in_channels)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """Project ``x`` to RGB with style vector ``w``."""
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool | None = None) -> torch.Tensor:
+        """Project ``x`` to RGB with style vector ``w`` (``fused``: see modulated_conv2d)."""
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0, fused=fused)
         return x + self.bias.to(x.dtype).reshape(1, -1, 1, 1)
 
 
@@ -273,32 +312,40 @@ class SynthesisBlock(nn.Module):
         ws: torch.Tensor,
         noise_mode: NoiseMode,
         features: list[torch.Tensor] | None,
+        fused: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the block on ``ws [B, num_conv + 1, w_dim]``; appends conv outputs to ``features``."""
         if self.is_first:
             x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
-            x = self.conv1(x, ws[:, 0], noise_mode)
+            x = self.conv1(x, ws[:, 0], noise_mode, fused)
             if features is not None:
                 features.append(x)
         else:
             assert x is not None
-            x = self.conv0(x, ws[:, 0], noise_mode)
+            x = self.conv0(x, ws[:, 0], noise_mode, fused)
             if features is not None:
                 features.append(x)
-            x = self.conv1(x, ws[:, 1], noise_mode)
+            x = self.conv1(x, ws[:, 1], noise_mode, fused)
             if features is not None:
                 features.append(x)
-        rgb = self.torgb(x, ws[:, self.num_conv])
+        rgb = self.torgb(x, ws[:, self.num_conv], fused)
         img = rgb if img is None else upsample2x(img, self.resample_filter) + rgb
         return x, img
 
 
 class SynthesisNetwork(nn.Module):
-    """W+ -> image, optionally returning per-layer feature maps."""
+    """W+ -> image, optionally returning per-layer feature maps.
+
+    ``fused_modconv`` (a plain attribute, not stored in checkpoints) chooses the modulated-conv
+    path of every layer: ``None`` (default) picks per layer with :func:`prefer_fused`, ``True``
+    or ``False`` forces the fused (grouped) or non-fused path. The output is the same up to float
+    rounding either way.
+    """
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
         self.config = config
+        self.fused_modconv: bool | None = None
         for res in config.block_resolutions:
             setattr(self, f"b{res}", SynthesisBlock(config, res))
 
@@ -323,7 +370,8 @@ class SynthesisNetwork(nn.Module):
         index = 0
         for res in self.config.block_resolutions:
             block: SynthesisBlock = getattr(self, f"b{res}")
-            x, img = block(x, img, ws[:, index:index + block.num_conv + 1], noise_mode, features)
+            x, img = block(x, img, ws[:, index:index + block.num_conv + 1], noise_mode, features,
+                           self.fused_modconv)
             index += block.num_conv
         assert img is not None
         if features is not None:
