@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -335,7 +336,7 @@ def load_oracle(directory: str | Path) -> Oracle:
     try:
         config = OracleConfig.from_dict(document["oracle"])
         tensors = load_file(str(directory / WEIGHTS_FILE))
-    except (KeyError, ValueError, TypeError, OSError) as error:
+    except (KeyError, ValueError, TypeError, OSError, SafetensorError) as error:
         raise CheckpointError(f"cannot load oracle from {directory}: {error}") from error
     oracle = Oracle(config)
     fill_module(oracle, tensors, "oracle")

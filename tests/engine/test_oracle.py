@@ -141,6 +141,14 @@ def test_wrong_format_or_missing_files_are_refused(tmp_path: Path) -> None:
         load_oracle(tmp_path)
 
 
+def test_corrupt_weights_file_is_refused(tmp_path: Path) -> None:
+    save_oracle(tmp_path, tiny_oracle(num_labels=3))
+    weights = next(tmp_path.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="cannot load oracle"):
+        load_oracle(tmp_path)
+
+
 def test_invalid_config_is_refused() -> None:
     with pytest.raises(ValueError, match="num_labels"):
         OracleConfig(num_labels=1)
