@@ -56,11 +56,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from editing_engine.checkpoints import LoadedModel, load_generator
-from editing_engine.domain import LABEL_INDEX, FaceParams, render_face, render_params
+from editing_engine.domain import LABEL_COLOURS, LABEL_INDEX, FaceParams, render_face, render_params
 from editing_engine.edit_commands import model_taxonomy
 from editing_engine.editing import (
     DEFAULT_EDIT,
@@ -71,7 +72,7 @@ from editing_engine.editing import (
     refine_edit,
     render_and_segment,
 )
-from editing_engine.generator import Generator, seed_to_z
+from editing_engine.generator import Generator, seed_to_z, to_uint8_image
 from editing_engine.losses import PerceptualDistance, build_perceptual_distance
 from editing_engine.metrics import mean_iou
 from editing_engine.oracle import Oracle, OracleConfig, load_oracle, predict
@@ -258,6 +259,7 @@ class Request:
     shown: np.ndarray
     painted: np.ndarray
     results: dict[str, dict[str, float]] = field(default_factory=dict)
+    scratch: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def make_request(image: HeldOutImage, kind: str, requested: np.ndarray, tool: str) -> Request | None:
@@ -384,8 +386,8 @@ def evaluate(context: Context, request: Request, image: torch.Tensor, seconds: f
 
 def run_scratch(
     context: Context, request: Request, release: bool
-) -> tuple[torch.Tensor, torch.Tensor, list[int], float]:
-    """Optimise the painted map from scratch; returns (image, delta, involved labels, seconds)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[int], float]:
+    """Optimise the painted map from scratch; returns (image, branch map, delta, involved labels, seconds)."""
     painted = request.painted != request.shown
     brush = torch.from_numpy(painted if request.tool == "brush" else np.zeros_like(painted))
     config = context.release if release else context.scratch
@@ -393,7 +395,7 @@ def run_scratch(
                            torch.from_numpy(request.painted.astype(np.int64)),
                            perceptual=context.perceptual, encoder=context.encoder, config=config,
                            original_labels=torch.from_numpy(request.shown.astype(np.int64)), brush_mask=brush)
-    return result.image, result.delta, result.involved_labels, result.seconds
+    return result.image, result.segmentation, result.delta, result.involved_labels, result.seconds
 
 
 def run_transfer(context: Context, request: Request, delta: torch.Tensor, labels: list[int],
@@ -424,12 +426,13 @@ def measure(context: Context, requests: list[Request], modes: list[str], refine:
         needs_scratch = "scratch" in modes or (request.kind not in sources and any(m.startswith("transfer")
                                                                                  for m in modes))
         if needs_scratch:
-            image, delta, involved, seconds = run_scratch(context, request, release=False)
+            image, segmentation, delta, involved, seconds = run_scratch(context, request, release=False)
             request.results["scratch"] = evaluate(context, request, image, seconds)
+            request.scratch = (image, segmentation)
             if request.kind not in sources:
                 sources[request.kind] = (delta, involved, number)
         if "release" in modes:
-            image, _, _, seconds = run_scratch(context, request, release=True)
+            image, _, _, _, seconds = run_scratch(context, request, release=True)
             request.results["release"] = evaluate(context, request, image, seconds)
         source = sources.get(request.kind)
         if source is not None and source[2] != number:
@@ -471,6 +474,26 @@ def print_table(rows: list[dict[str, float | str | int]]) -> None:
 
 
 # --- setup ---------------------------------------------------------------------------------------
+
+
+def write_examples(context: Context, requests: list[Request], path: Path, scale: int = 3) -> None:
+    """A PNG grid, one row per edit kind (its first request): image, oracle map, requested map,
+    scratch result, the oracle's map of the result, the branch's map of the result."""
+    palette = np.array(LABEL_COLOURS, dtype=np.uint8)
+    rows, kinds = [], set()
+    for request in requests:
+        if request.scratch is None or request.kind in kinds:
+            continue
+        kinds.add(request.kind)
+        image, segmentation = request.scratch
+        obtained = predict(context.oracle, image[None])[0]
+        rows.append(np.concatenate([
+            to_uint8_image(request.image.image), palette[request.image.oracle_labels],
+            palette[request.requested], to_uint8_image(image), palette[obtained],
+            palette[segmentation.numpy()],
+        ], axis=1))
+    grid = np.concatenate(rows, axis=0)
+    Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST).save(path)
 
 
 def obtain_oracle(path: Path, quick: bool, num_labels: int) -> Oracle:
@@ -528,6 +551,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="smoke test: 2 requests per kind, few steps")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--examples", type=Path, help="write a PNG grid of one scratch edit per kind here")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -576,6 +600,8 @@ def main() -> None:
           f"context labels {list(context_labels)}, CE weight {args.ce_weight}, "
           f"total {time.perf_counter() - started:.0f} s")
     print_table(rows)
+    if args.examples:
+        write_examples(context, requests, args.examples)
     if args.json:
         per_kind = {
             kind: summarise([r for r in requests if r.kind == kind], modes) for kind in kinds
