@@ -136,10 +136,18 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# channels-redis waits up to 5 s in each blocking read (BZPOPMIN) of a consumer's channel, and
+# redis-py 6+ gives every socket a 5 s read timeout by default: the two race, and an idle
+# WebSocket consumer dies with "Timeout reading from ...". Reads get a longer timeout here.
+CHANNEL_LAYER_SOCKET_TIMEOUT = 30
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 200, "expiry": 30},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
+            "capacity": 200,
+            "expiry": 30,
+        },
     }
 }
 
