@@ -16,19 +16,13 @@ from editing_engine.encoder import (
 from editing_engine.generator import Generator, GeneratorConfig
 from editing_engine.progress import Cancelled
 
-from .tiny import tiny_config
+from .tiny import small_encoder_config, tiny_config, tiny_generator_with_w_avg
 
 
 @pytest.fixture
 def generator() -> Generator:
-    torch.manual_seed(0)
-    generator = Generator(tiny_config()).eval().requires_grad_(False)
-    generator.mapping(torch.randn(256, 32), update_w_avg=True)
-    return generator
+    return tiny_generator_with_w_avg()
 
-
-def small_encoder_config(config: GeneratorConfig) -> EncoderConfig:
-    return EncoderConfig.for_generator(config, channel_base=256, channel_max=32, head_hidden=64)
 
 
 @pytest.mark.parametrize("resolution", [8, 16, 32, 64])

@@ -17,9 +17,9 @@ from editing_engine.encoder import (
     save_encoder,
     train_encoder,
 )
-from editing_engine.generator import Generator, GeneratorConfig
+from editing_engine.generator import Generator
 
-from .tiny import tiny_config
+from .tiny import small_encoder_config, tiny_config, tiny_generator_with_w_avg
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -28,20 +28,14 @@ IMAGES = torch.linspace(-1, 1, 2 * 3 * 16 * 16).reshape(2, 3, 16, 16)
 
 @pytest.fixture
 def generator() -> Generator:
-    torch.manual_seed(0)
-    generator = Generator(tiny_config()).eval().requires_grad_(False)
-    generator.mapping(torch.randn(256, 32), update_w_avg=True)
-    return generator
+    return tiny_generator_with_w_avg()
 
-
-def small_config(config: GeneratorConfig, channel_base: int = 256) -> EncoderConfig:
-    return EncoderConfig.for_generator(config, channel_base=channel_base, channel_max=32, head_hidden=64)
 
 
 @pytest.fixture
 def trained_dir(tmp_path: Path, generator: Generator) -> Path:
     """An encoder trained a few steps at a high rate (so it is far from a new one), saved."""
-    config = small_config(generator.config)
+    config = small_encoder_config(generator.config)
     encoder = train_encoder(generator, config, steps=4, batch_size=2, learning_rate=1e-2)
     return save_encoder(tmp_path / "enc", encoder, {"steps": 4, "model_hash": "old"})
 
@@ -56,7 +50,7 @@ def test_fine_tuning_starts_from_the_saved_weights(trained_dir: Path, generator:
     loaded = encoder_for_fine_tuning(trained_dir, generator, {"channel_base": 256})
     torch.testing.assert_close(encode(loaded), init)
     tuned = encode(train_encoder(generator, loaded, steps=1, batch_size=2, learning_rate=1e-6))
-    scratch = encode(train_encoder(generator, small_config(generator.config), steps=1, batch_size=2,
+    scratch = encode(train_encoder(generator, small_encoder_config(generator.config), steps=1, batch_size=2,
                                    learning_rate=1e-6))
     assert not torch.equal(tuned, init)
     torch.testing.assert_close(tuned, init, atol=1e-3, rtol=0)
@@ -76,7 +70,7 @@ def test_mismatched_encoders_refused(tmp_path: Path, trained_dir: Path, generato
         encoder_for_fine_tuning(trained_dir, generator, {"channel_base": 512})
     with pytest.raises(EncoderError, match="unknown encoder config keys"):
         encoder_for_fine_tuning(trained_dir, generator, {"width": 3})
-    save_encoder(tmp_path / "enc32", Encoder(small_config(tiny_config(32))))
+    save_encoder(tmp_path / "enc32", Encoder(small_encoder_config(tiny_config(32))))
     with pytest.raises(EncoderError, match="generator needs"):
         encoder_for_fine_tuning(tmp_path / "enc32", generator)
 

@@ -1,6 +1,5 @@
 """GAN training: discriminator, DiffAugment, data sources, the loop, snapshots and resume."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +35,7 @@ def tiny_config(kimg: float, **overrides: object) -> TrainingConfig:
     return TrainingConfig(**settings)  # type: ignore[arg-type]
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_discriminator_shapes_features_and_names() -> None:
