@@ -148,8 +148,7 @@ def refinement_region(
     parts = set(labels) - set(context_labels)
     region = labels_mask([before, after], parts) if parts else torch.zeros(before.shape, dtype=torch.bool)
     if parts != set(labels):
-        wanted = torch.tensor(sorted(labels), dtype=torch.int64)
-        region |= (before != after) & (torch.isin(before, wanted) | torch.isin(after, wanted))
+        region |= (before != after) & labels_mask([before, after], labels)
     return dilate(region, dilation)
 
 
