@@ -61,7 +61,14 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from editing_engine.checkpoints import LoadedModel, load_generator
-from editing_engine.domain import LABEL_COLOURS, LABEL_INDEX, FaceParams, render_face, render_params
+from editing_engine.domain import (
+    CONTEXT_LABELS,
+    LABEL_COLOURS,
+    LABEL_INDEX,
+    FaceParams,
+    render_face,
+    render_params,
+)
 from editing_engine.edit_commands import model_taxonomy
 from editing_engine.editing import (
     DEFAULT_EDIT,
@@ -81,7 +88,7 @@ from editing_engine.segmentation import BranchConfig, SegmentationBranch, load_b
 from editing_engine.vectors import apply_vectors
 
 L = LABEL_INDEX
-HOST_LABELS = (L["background"], L["skin"])
+HOST_LABELS = tuple(L[name] for name in CONTEXT_LABELS)
 HELD_OUT_SEED_BASE = {"sample": 50_000_000, "embedded": 51_000_000, "ood": 52_000_000}
 MODES = ("none", "scratch", "release", "transfer", "transfer+10", "transfer+30")
 
@@ -334,11 +341,10 @@ def held_out_images(
             face = render_face(seed, model.config.resolution, style)
             params = face.params
             ws = embed_image(generator, encoder, face.image, steps=embed_steps, perceptual=perceptual).ws
-        with torch.no_grad():
-            image = generator.synthesis(ws, noise_mode="const")[0]
-        labels = predict(oracle, image[None])[0]
-        branch_labels = render_and_segment(generator, branch, ws)[1].numpy()
-        images.append(HeldOutImage(kind, index, ws.detach(), image, labels, branch_labels, params, style))
+        image, branch_labels = render_and_segment(generator, branch, ws)
+        oracle_labels = predict(oracle, image[None])[0]
+        images.append(HeldOutImage(kind, index, ws.detach(), image, oracle_labels, branch_labels.numpy(),
+                                   params, style))
     return images
 
 
