@@ -85,6 +85,23 @@ def features_for(
     return ws, features
 
 
+# Reference-vs-fast equivalence is checked in float64. In float32 the two paths sum the same
+# products in different orders (unit roundoff 6e-8 per operation), and LayerNorm divides by the
+# standard deviation of a few hidden activations, which amplifies that rounding by up to ~1e4:
+# measured differences reach 4e-4 on some x86-64 CPUs, so no float32 tolerance both holds
+# everywhere and still catches a wrong index. In float64 (roundoff 1.1e-16) the same
+# amplification leaves ~1e-12, so 1e-9 holds on any CPU with a 1000x margin, while any real
+# difference between the paths (a wrong pixel, tap or member) is of the order of the values.
+EXACT64 = {"rtol": 1e-9, "atol": 1e-9}
+
+
+def in_float64(
+    branch: SegmentationBranch, features: list[torch.Tensor]
+) -> tuple[SegmentationBranch, list[torch.Tensor]]:
+    """The branch and features converted to float64, for equivalence checks."""
+    return branch.double(), [feature.double() for feature in features]
+
+
 @pytest.mark.parametrize("in_size,out_size", [(4, 16), (8, 16), (16, 16), (32, 16), (3, 7)])
 def test_sampling_at_pixels_matches_interpolate(in_size: int, out_size: int) -> None:
     feature = torch.randn(2, 5, in_size, in_size)
@@ -116,12 +133,11 @@ def test_resampling_row_bands_matches_interpolate(in_size: int, out_size: int) -
 
 @pytest.mark.parametrize("norm", ["batch", "layer", "none"])
 def test_low_memory_logits_equal_naive(generator: Generator, norm: str) -> None:
-    branch = make_branch(generator.config, norm=norm)
-    _, features = features_for(generator)
+    branch, features = in_float64(make_branch(generator.config, norm=norm), features_for(generator)[1])
     expected = naive_logits(branch, features)
     got = branch.logits(features)
     assert got.shape == (2, 3, 4, 16, 16)
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(got, expected, **EXACT64)
 
 
 def test_low_memory_logits_equal_naive_with_small_chunks(generator: Generator) -> None:
@@ -129,26 +145,22 @@ def test_low_memory_logits_equal_naive_with_small_chunks(generator: Generator) -
     branch.chunk_bytes = 1  # one member and one row at a time
     branch.chunk_pixels = 37
     mask = torch.ones(2, 16, 16, dtype=torch.bool)
-    _, features = features_for(generator)
+    branch, features = in_float64(branch, features_for(generator)[1])
     expected = naive_logits(branch, features)
-    torch.testing.assert_close(branch.logits(features), expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(branch.logits(features), expected, **EXACT64)
     masked = branch.logits(features, pixel_mask=mask)
-    torch.testing.assert_close(
-        masked, expected.permute(1, 0, 3, 4, 2).reshape(3, -1, 4), rtol=1e-4, atol=1e-4
-    )
+    torch.testing.assert_close(masked, expected.permute(1, 0, 3, 4, 2).reshape(3, -1, 4), **EXACT64)
 
 
 def test_low_memory_logits_equal_naive_when_branch_resolution_differs(generator: Generator) -> None:
-    branch = make_branch(generator.config, resolution=8)
-    _, features = features_for(generator)
-    torch.testing.assert_close(branch.logits(features), naive_logits(branch, features), rtol=1e-4, atol=1e-4)
+    branch, features = in_float64(make_branch(generator.config, resolution=8), features_for(generator)[1])
+    torch.testing.assert_close(branch.logits(features), naive_logits(branch, features), **EXACT64)
 
 
 @pytest.mark.parametrize("norm", ["batch", "layer"])
 @pytest.mark.parametrize("fraction", [0.02, 0.5])
 def test_masked_logits_equal_naive_at_the_mask(generator: Generator, fraction: float, norm: str) -> None:
-    branch = make_branch(generator.config, norm=norm)
-    _, features = features_for(generator)
+    branch, features = in_float64(make_branch(generator.config, norm=norm), features_for(generator)[1])
     mask = torch.rand(2, 16, 16, generator=torch.Generator().manual_seed(3)) < fraction
     mask[0, 0, 0] = True
     full = naive_logits(branch, features)
@@ -156,11 +168,9 @@ def test_masked_logits_equal_naive_at_the_mask(generator: Generator, fraction: f
     b, y, x = mask.nonzero(as_tuple=True)
     expected = full.permute(1, 0, 3, 4, 2)[:, b, y, x]
     assert got.shape == (3, int(mask.sum()), 4)
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(got, expected, **EXACT64)
     log_probs = branch.log_probs(features, pixel_mask=mask)
-    torch.testing.assert_close(
-        log_probs, branch.log_probs(features).permute(0, 2, 3, 1)[b, y, x], rtol=1e-4, atol=1e-4
-    )
+    torch.testing.assert_close(log_probs, branch.log_probs(features).permute(0, 2, 3, 1)[b, y, x], **EXACT64)
 
 
 def test_wrong_features_refused(generator: Generator) -> None:
@@ -174,11 +184,11 @@ def test_wrong_features_refused(generator: Generator) -> None:
 
 @pytest.mark.parametrize("masked", [False, True])
 def test_low_memory_gradients_equal_naive(generator: Generator, masked: bool) -> None:
-    branch = make_branch(generator.config, norm="layer").requires_grad_(False)
+    branch, features = in_float64(make_branch(generator.config, norm="layer"), features_for(generator)[1])
+    branch.requires_grad_(False)
     branch.chunk_bytes = 4096
-    _, features = features_for(generator)
     mask = torch.rand(2, 16, 16, generator=torch.Generator().manual_seed(4)) < 0.3
-    weights = torch.randn(2, 3, 4, 16, 16, generator=torch.Generator().manual_seed(5))
+    weights = torch.randn(2, 3, 4, 16, 16, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     grads = []
     for path in ("naive", "low"):
         leaves = [f.detach().clone().requires_grad_(True) for f in features]
@@ -192,7 +202,7 @@ def test_low_memory_gradients_equal_naive(generator: Generator, masked: bool) ->
             (logits * weights).sum().backward()
         grads.append([leaf.grad for leaf in leaves])
     for naive_grad, low_grad in zip(*grads, strict=True):
-        torch.testing.assert_close(low_grad, naive_grad, rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(low_grad, naive_grad, **EXACT64)
 
 
 def test_gradients_flow_to_ws(generator: Generator) -> None:
