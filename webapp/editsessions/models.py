@@ -18,6 +18,12 @@ class EditSession(models.Model):
     title = models.CharField(max_length=200, blank=True)
     participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="edit_sessions", blank=True)
     revision = models.PositiveIntegerField(default=0)
+    # Render coalescing (services.schedule_render): when the one render of this session in flight
+    # was queued (null: none), the revision its last frame showed, and whether a segmentation
+    # was asked for since the last render started.
+    render_queued_at = models.DateTimeField(null=True, blank=True)
+    rendered_revision = models.IntegerField(default=-1)
+    segmentation_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -47,6 +53,7 @@ class StackEntry(models.Model):
         EditVector, on_delete=models.RESTRICT, null=True, blank=True, related_name="stack_entries"
     )
     scale = models.FloatField(null=True, blank=True)
+    enabled = models.BooleanField(default=True, help_text="Disabled entries are kept but not applied.")
     mask = models.FileField(blank=True, help_text="The edited label map (indexed PNG) of a mask edit.")
     result_vector = models.ForeignKey(
         EditVector,
@@ -73,3 +80,24 @@ class StackEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.position} {self.kind} in {self.session}"
+
+
+class StackOperation(models.Model):
+    """A stack operation a client sent, by its op id: a repeated op id is applied only once."""
+
+    TEAM_PATH = "session__image__team"
+
+    session = models.ForeignKey(EditSession, on_delete=models.CASCADE, related_name="operations")
+    op_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=32)
+    revision = models.PositiveIntegerField(help_text="The session's revision after the operation.")
+    entry_id = models.PositiveIntegerField(null=True, blank=True, help_text="The entry it created or changed.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["session", "op_id"], name="one_op_id_per_session")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.op_id} in {self.session}"
