@@ -1,4 +1,4 @@
-"""Start and stop PartEdit's local process stack: a Redis (when needed), one Celery worker, daphne.
+"""Start and stop PartEdit's local process stack: a Redis (when needed), Celery workers, daphne.
 
 Used by the demo command (scripts/run_demo.py) and by the end-to-end test, so both run the
 processes exactly the same way. Each child gets its own process group, so stopping it also
@@ -86,13 +86,14 @@ def start_redis(port: int, log: Log = None) -> StackProcess:
     return start("redis", command, os.environ, log)
 
 
-def start_worker(env: Mapping[str, str], log: Log = None) -> StackProcess:
-    """Start one Celery worker process serving both queues, one task at a time."""
-    command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", "preview,gpu",
+def start_worker(env: Mapping[str, str], log: Log = None, queues: str = "preview,gpu") -> StackProcess:
+    """Start one Celery worker process serving ``queues`` (comma-separated), one task at a time."""
+    role = queues.replace(",", "-")
+    command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", queues,
                "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-               "--hostname", f"partedit-{os.getpid()}@%h"]
+               "--hostname", f"partedit-{role}-{os.getpid()}@%h"]
     # Passive OpenMP waiting: spinning torch threads slow a shared CPU down badly (docs/operations.md).
-    return start("celery worker", command, {"OMP_WAIT_POLICY": "PASSIVE", **env}, log)
+    return start(f"celery worker ({queues})", command, {"OMP_WAIT_POLICY": "PASSIVE", **env}, log)
 
 
 def start_daphne(port: int, env: Mapping[str, str], log: Log = None) -> StackProcess:

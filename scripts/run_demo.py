@@ -1,4 +1,8 @@
-"""Run the PartEdit demo: migrate, start Redis (unless REDIS_URL is set), one Celery worker and daphne.
+"""Run the PartEdit demo: migrate, the demo account, Redis (unless REDIS_URL is set), two workers, daphne.
+
+Two Celery workers: one serves only the ``preview`` queue (interactive frames and sample
+renders), the other the ``gpu`` queue (embedding, training, editing), so a preview never waits
+behind a long job.
 
 Started by scripts/demo (``python -m scripts.run_demo``) after it has set up the virtualenv.
 Ctrl-C (or SIGTERM) stops every child process, and their children, before exiting.
@@ -26,6 +30,9 @@ from scripts.local_stack import (
     wait_for_port,
 )
 
+# One worker per queue: previews never wait behind a long job on the other.
+DEMO_WORKER_QUEUES = ("preview", "gpu")
+
 
 def demo_environment(redis_url: str) -> dict[str, str]:
     """The environment of the demo's processes: the caller's, with DEBUG on and the Redis to use."""
@@ -52,11 +59,14 @@ def run(port: int) -> int:
         env = demo_environment(redis_url)
         migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
         subprocess.run(migrate, cwd=REPO_ROOT, env=env, check=True)
-        processes.append(start_worker(env))
+        account = subprocess.run([sys.executable, "manage.py", "demo_account"], cwd=REPO_ROOT, env=env,
+                                 check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+        processes.extend(start_worker(env, queues=queues) for queues in DEMO_WORKER_QUEUES)
         daphne = start_daphne(port, env)
         processes.append(daphne)
         wait_for_port(port, daphne)
-        print(f"\nPartEdit is running: http://127.0.0.1:{port}/   (Ctrl-C stops everything)\n", flush=True)
+        print(f"\nPartEdit is running: http://127.0.0.1:{port}/   (Ctrl-C stops everything)\n{account}\n",
+              flush=True)
         while all(child.alive() for child in processes):
             time.sleep(0.5)
         dead = next(child for child in processes if not child.alive())

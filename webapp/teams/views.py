@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.assets.services import register_bundled_model_for_new_team
+from webapp.annotations.bundled import register_server_model
 
 from . import services
 from .models import Membership, Team
@@ -53,7 +53,7 @@ class TeamListView(generics.ListCreateAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         team = services.create_team(request.user, serializer.validated_data["name"])
-        register_bundled_model_for_new_team(team)
+        register_server_model(team)
         return Response(
             self.get_serializer(teams_with_role(request.user).get(pk=team.pk)).data,
             status=status.HTTP_201_CREATED,

@@ -1,4 +1,4 @@
-"""``manage.py register_demo_model``: register the server's model directory in teams (no torch)."""
+"""``manage.py register_demo_model``: register the server's model and its shipped branch in teams."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from webapp.annotations.bundled import register_shipped_branch
 from webapp.assets.services import register_model
 from webapp.errors import InvalidInput
 from webapp.teams.models import Team
@@ -40,3 +41,6 @@ class Command(BaseCommand):
                 raise CommandError(error.message) from error
             verb = "registered" if created else "already registered"
             self.stdout.write(f"{team.slug}: {verb} {model} (id {model.pk})")
+            branch = register_shipped_branch(model)
+            if branch is not None:
+                self.stdout.write(f"{team.slug}: registered the shipped segmentation branch (id {branch.pk})")
