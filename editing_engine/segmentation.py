@@ -50,6 +50,7 @@ BRANCH_FORMAT = "partedit-branch/v1"
 DEFAULT_CHUNK_PIXELS = 4096
 DEFAULT_CHUNK_BYTES = 32 * 2**20
 DENSE_RESAMPLE_WIDTH = 32
+DEFAULT_PIXEL_TABLE_BYTES = 512 * 2**20
 
 
 class BranchError(ValueError):
@@ -608,6 +609,56 @@ def build_feature_cache(
     return FeatureCache(features=[torch.cat(store) for store in per_tap], labels=torch.stack(labels))
 
 
+def pixel_feature_table(
+    features: Sequence[torch.Tensor], resolution: int, max_bytes: int
+) -> torch.Tensor | None:
+    """Every pixel's feature vector ``[N * R * R, C]`` (bilinear to ``resolution``); None above ``max_bytes``.
+
+    Row ``n * R * R + y * R + x`` holds pixel (y, x) of image n, the same values
+    ``naive_pixel_features`` gives (and ``sample_points`` up to float rounding).
+    """
+    count = features[0].shape[0]
+    channels = sum(int(feature.shape[1]) for feature in features)
+    if count * resolution * resolution * channels * features[0].element_size() > max_bytes:
+        return None
+    table = features[0].new_empty(count, resolution, resolution, channels)
+    offset = 0
+    for feature in features:
+        width = int(feature.shape[1])
+        if feature.shape[-2:] != (resolution, resolution):
+            feature = F.interpolate(
+                feature, size=(resolution, resolution), mode="bilinear", align_corners=False
+            )
+        table[..., offset : offset + width] = feature.permute(0, 2, 3, 1)
+        offset += width
+    return table.reshape(-1, channels)
+
+
+def sample_member_pixels(
+    cache: FeatureCache, table: torch.Tensor | None, rows: torch.Tensor, cols: torch.Tensor, members: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features ``[M, N * K, C]`` and labels ``[M, N * K]`` of each member's pixels.
+
+    ``rows``/``cols`` are ``[N, M * K]``: member m takes columns ``m * K:(m + 1) * K`` of each
+    image. Read from ``table`` (one gather) when given, else with ``sample_points`` per tap.
+    """
+    num_images, resolution = cache.labels.shape[0], cache.labels.shape[-1]
+    per_image = rows.shape[1] // members
+    if table is not None:
+        images = torch.arange(num_images, device=rows.device)[:, None] * (resolution * resolution)
+        flat = (images + rows * resolution + cols).reshape(num_images, members, per_image).transpose(0, 1)
+        order = flat.reshape(-1)
+        features = table.index_select(0, order).reshape(members, num_images * per_image, -1)
+        return features, cache.labels.reshape(-1)[order].reshape(members, -1)
+    sampled = torch.cat([sample_points(f, rows, cols, resolution) for f in cache.features], dim=1)
+    # [N, C, members * per_image] -> [members, N * per_image, C]: each member its own pixels.
+    features = sampled.reshape(num_images, -1, members, per_image).permute(2, 0, 3, 1)
+    features = features.reshape(members, num_images * per_image, -1)
+    images = torch.arange(num_images, device=rows.device)[:, None]
+    targets = cache.labels[images, rows, cols].reshape(num_images, members, per_image)
+    return features, targets.transpose(0, 1).reshape(members, -1)
+
+
 def train_branch(
     generator: Generator,
     branch_config_or_branch: BranchConfig | SegmentationBranch,
@@ -618,6 +669,8 @@ def train_branch(
     should_cancel: CancelCheck | None = None,
     seed: int = 0,
     learning_rate: float = 1e-3,
+    schedule: Literal["constant", "cosine"] = "constant",
+    pixel_table_bytes: int = DEFAULT_PIXEL_TABLE_BYTES,
 ) -> SegmentationBranch:
     """Train the ensemble on annotated latents by sampling pixel positions each step.
 
@@ -648,21 +701,19 @@ def train_branch(
     num_images = cache.labels.shape[0]
     per_image = max(1, math.ceil(pixels_per_step / num_images))
     device = cache.features[0].device
-    labels = cache.labels.to(device)
+    cache.labels = cache.labels.to(device)
+    table = pixel_feature_table(cache.features, resolution, pixel_table_bytes)
     branch.to(device)
     optimizer = torch.optim.Adam(branch.parameters(), lr=learning_rate)
     branch.train()
     for step in range(steps):
         check_cancel(should_cancel, "branch training")
+        if schedule == "cosine":
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate * 0.5 * (1.0 + math.cos(math.pi * step / steps))
         rows = torch.randint(0, resolution, (num_images, members * per_image), generator=rng).to(device)
         cols = torch.randint(0, resolution, (num_images, members * per_image), generator=rng).to(device)
-        sampled = torch.cat([sample_points(f, rows, cols, resolution) for f in cache.features], dim=1)
-        # [N, C, members * per_image] -> [members, N * per_image, C]: each member its own pixels.
-        member_features = sampled.reshape(num_images, -1, members, per_image).permute(2, 0, 3, 1)
-        member_features = member_features.reshape(members, num_images * per_image, -1)
-        images = torch.arange(num_images, device=device)[:, None]
-        targets = labels[images, rows, cols].reshape(num_images, members, per_image)
-        targets = targets.transpose(0, 1).reshape(members, -1)
+        member_features, targets = sample_member_pixels(cache, table, rows, cols, members)
         logits = branch.tail(branch.first_layer_from_pixel_features(member_features))
         loss = F.cross_entropy(logits.reshape(-1, config.num_labels), targets.reshape(-1)) * members
         optimizer.zero_grad(set_to_none=True)

@@ -13,10 +13,13 @@ from editing_engine.segmentation import (
     BranchError,
     PixelSet,
     SegmentationBranch,
+    build_feature_cache,
     load_branch,
     naive_pixel_features,
+    pixel_feature_table,
     resample_rows,
     sample_at_pixels,
+    sample_member_pixels,
     sample_points,
     save_branch,
     segment,
@@ -287,6 +290,58 @@ def test_training_reaches_high_train_accuracy(generator: Generator) -> None:
     labels = torch.stack([a[1] for a in annotations])
     accuracy = (segment(generator, branch, ws).labels == labels).float().mean().item()
     assert accuracy > 0.9
+
+
+def test_pixel_table_gather_equals_grid_sample(generator: Generator) -> None:
+    cache = build_feature_cache(generator, synthetic_annotations(generator, 3), 16)
+    table = pixel_feature_table(cache.features, 16, max_bytes=2**30)
+    assert table is not None
+    naive = naive_pixel_features(cache.features, 16)
+    torch.testing.assert_close(table, naive.permute(0, 2, 3, 1).reshape(-1, naive.shape[1]))
+    rows = torch.randint(0, 16, (3, 2 * 5), generator=torch.Generator().manual_seed(0))
+    cols = torch.randint(0, 16, (3, 2 * 5), generator=torch.Generator().manual_seed(1))
+    gathered, gathered_labels = sample_member_pixels(cache, table, rows, cols, members=2)
+    sampled, sampled_labels = sample_member_pixels(cache, None, rows, cols, members=2)
+    assert gathered.shape == (2, 15, sum(s[0] for s in generator.config.feature_shapes()))
+    torch.testing.assert_close(gathered, sampled)
+    assert torch.equal(gathered_labels, sampled_labels)
+    # Member 1's first pixel of image 0 is column 5 of image 0's draws.
+    assert int(gathered_labels[1, 0]) == int(cache.labels[0, rows[0, 5], cols[0, 5]])
+
+
+def test_pixel_table_respects_its_byte_limit(generator: Generator) -> None:
+    cache = build_feature_cache(generator, synthetic_annotations(generator, 2), 16)
+    channels = sum(s[0] for s in generator.config.feature_shapes())
+    exact = 2 * 16 * 16 * channels * 4
+    assert pixel_feature_table(cache.features, 16, max_bytes=exact) is not None
+    assert pixel_feature_table(cache.features, 16, max_bytes=exact - 1) is None
+
+
+def test_training_with_and_without_pixel_table_agrees(generator: Generator) -> None:
+    annotations = synthetic_annotations(generator, 2)
+    config = BranchConfig.for_generator(generator.config, num_labels=3, num_members=2, hidden_widths=(8,))
+    losses: dict[int, list[float]] = {0: [], 2**30: []}
+    for limit, record in losses.items():
+        train_branch(generator, config, annotations, steps=5, pixels_per_step=32, pixel_table_bytes=limit,
+                     progress=lambda s, t, loss, record=record: record.append(loss))
+    assert losses[0] == pytest.approx(losses[2**30], rel=1e-4)
+
+
+def test_cosine_schedule_decays_the_learning_rate(
+    generator: Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rates: list[float] = []
+    original = torch.optim.Adam.step
+
+    def spy(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        rates.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    config = BranchConfig.for_generator(generator.config, num_labels=3, num_members=1, hidden_widths=(8,))
+    train_branch(generator, config, synthetic_annotations(generator, 1), steps=4, pixels_per_step=8,
+                 learning_rate=0.01, schedule="cosine")
+    assert rates == pytest.approx([0.01, 0.01 * (1 + 0.5**0.5) / 2, 0.005, 0.01 * (1 - 0.5**0.5) / 2])
 
 
 def test_training_cancel_is_honoured(generator: Generator) -> None:
