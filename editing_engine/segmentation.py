@@ -568,6 +568,23 @@ def segment(generator: Generator, branch: SegmentationBranch, ws: torch.Tensor) 
         branch.train(was_training)
 
 
+@torch.no_grad()
+def image_uncertainty(
+    generator: Generator, branch: SegmentationBranch, ws: torch.Tensor, batch_size: int = 16
+) -> torch.Tensor:
+    """Per-image mean Jensen-Shannon divergence ``[N]`` (nats) of the ensemble on ``ws [N, num_ws, w_dim]``.
+
+    The active-learning score: the images the members disagree on most are worth annotating first.
+    """
+    if ws.ndim != 3 or ws.shape[0] == 0:
+        raise BranchError(f"ws must be a non-empty [N, num_ws, w_dim] tensor, got {list(ws.shape)}")
+    scores = [
+        segment(generator, branch, ws[start : start + batch_size]).uncertainty.mean(dim=(1, 2))
+        for start in range(0, ws.shape[0], batch_size)
+    ]
+    return torch.cat(scores).cpu()
+
+
 # --- training --------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from editing_engine.segmentation import (
     PixelSet,
     SegmentationBranch,
     build_feature_cache,
+    image_uncertainty,
     load_branch,
     naive_pixel_features,
     pixel_feature_table,
@@ -256,6 +257,19 @@ def test_uncertainty_is_zero_when_members_agree(generator: Generator) -> None:
     _, features = features_for(generator)
     output = branch.predict(features)
     assert float(output.uncertainty.abs().max()) < 1e-5
+
+
+def test_image_uncertainty_is_the_mean_of_the_pixel_map(generator: Generator) -> None:
+    branch = make_branch(generator.config, norm="layer", members=3).requires_grad_(False)
+    torch.manual_seed(2)
+    ws = generator.mapping(torch.randn(5, 32))
+    scores = image_uncertainty(generator, branch, ws, batch_size=2)
+    expected = torch.stack([segment(generator, branch, ws[i : i + 1]).uncertainty.mean() for i in range(5)])
+    assert scores.shape == (5,)
+    torch.testing.assert_close(scores, expected, rtol=1e-4, atol=1e-6)
+    assert len(set(scores.tolist())) == 5
+    with pytest.raises(BranchError, match="non-empty"):
+        image_uncertainty(generator, branch, ws[:0])
 
 
 def synthetic_annotations(generator: Generator, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
