@@ -106,11 +106,23 @@ TEMPLATES = [
 
 if "DATABASE_URL" not in os.environ:
     VAR_DIR.mkdir(exist_ok=True)
+SQLITE_BUSY_TIMEOUT = 20
+# Connections are closed when each request (or task) ends: under ASGI every request runs in a
+# thread of its own, and persistent connections (CONN_MAX_AGE > 0) stayed open, one per thread that
+# ever served a request, until PostgreSQL refused new clients (docs/operations.md, "Database").
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'partedit.sqlite3'}", conn_max_age=60, conn_health_checks=True
-    )
+    "default": dj_database_url.config(default=f"sqlite:///{VAR_DIR / 'partedit.sqlite3'}", conn_max_age=0)
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers wait for each other instead of failing with "database is locked": WAL lets
+    # readers and one writer proceed together, IMMEDIATE takes the write lock when a transaction
+    # starts (a deferred one that upgrades later fails at once when another writer holds it), and a
+    # waiting writer gives up only after SQLITE_BUSY_TIMEOUT seconds.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": SQLITE_BUSY_TIMEOUT,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
