@@ -46,7 +46,7 @@ class JobEvents:
                 event = await asyncio.wait_for(self.layer.receive(self.channel), max(remaining, 0.01))
             except TimeoutError as error:
                 raise AssertionError(f"no final status event in {timeout:.0f} s; got {messages}") from error
-            assert event["type"] == "job.event", event
-            messages.append(event["message"])
-            if event["message"]["type"] == "status" and event["message"]["status"] in TERMINAL:
+            assert event["type"] == "domain.event", event
+            messages.append(event["event"])
+            if event["event"]["type"] == "job.status" and event["event"]["status"] in TERMINAL:
                 return messages

@@ -76,8 +76,8 @@ def test_jobs_run_to_completion_and_stream_their_events(workers: Workers, lab: d
     assert (embed.progress_step, embed.progress_total) == (20, 20)
     image = Image.objects.get(pk=lab["image"].pk)
     assert image.status == "ready" and image.latent and Path(image.latent.path).is_file()
-    assert [m["status"] for m in messages if m["type"] == "status"] == ["running", "succeeded"]
-    steps = [m["step"] for m in messages if m["type"] == "progress"]
+    assert [m["status"] for m in messages if m["type"] == "job.status"] == ["running", "succeeded"]
+    steps = [m["step"] for m in messages if m["type"] == "job.progress"]
     assert steps == sorted(steps) and steps[-1] == 20 and len(steps) >= 4
     assert messages[-1]["result"] == {"image": image.pk}
 

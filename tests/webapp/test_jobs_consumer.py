@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 
+from webapp import events
 from webapp.jobs import routing
-from webapp.jobs.events import publish
 from webapp.jobs.models import Job, JobStatus, JobType
 from webapp.teams.models import Role
 
@@ -40,6 +41,11 @@ def lab(make_user: Any, make_team: Any) -> dict[str, Any]:
     job = Job.objects.create(team=team, requested_by=viewer, type=JobType.RENDER, queue="preview",
                              status=JobStatus.RUNNING, progress_total=40)
     return {"viewer": viewer, "outsider": outsider, "job": job}
+
+
+def publish(job: Job, change: Literal["progress", "status"]) -> None:
+    """Publish ``job``'s current state as the worker does."""
+    events.publish_now(job.group_name, events.job_changed(job, change))
 
 
 def client(user: Any, path: str) -> WebsocketCommunicator:
@@ -85,9 +91,13 @@ async def test_other_teams_and_anonymous_users_are_refused(lab: dict[str, Any]) 
     assert await missing.connect() == (False, 4404)
 
 
-async def test_refused_client_receives_nothing_from_the_group(lab: dict[str, Any]) -> None:
+async def test_refused_client_never_joins_the_jobs_group(lab: dict[str, Any]) -> None:
     job = lab["job"]
     outsider = client(lab["outsider"], f"/ws/jobs/{job.pk}/")
     assert (await outsider.connect())[0] is False
-    await database_sync_to_async(publish)(job, "progress")
-    assert await outsider.receive_nothing(timeout=0.2)
+    assert not get_channel_layer().groups.get(job.group_name)
+
+    member = client(lab["viewer"], f"/ws/jobs/{job.pk}/")
+    assert (await member.connect())[0] is True
+    assert len(get_channel_layer().groups[job.group_name]) == 1
+    await member.disconnect()

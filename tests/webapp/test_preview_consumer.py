@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 import pytest_asyncio
-from channels.layers import get_channel_layer
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from kombu.exceptions import OperationalError
 from PIL import Image
 
-from webapp import celery_app
+from webapp import celery_app, events
 from webapp.asgi import application
 from webapp.preview import services
 from webapp.preview.consumers import PreviewConsumer
@@ -83,9 +83,9 @@ async def render_frame(client: WebsocketCommunicator, message: dict[str, Any]
 
 async def send_frame_event(render_id: str, group: str, png: bytes = PNG_SIGNATURE) -> None:
     """Deliver a worker's frame event for ``render_id`` to ``group``, as the render task does."""
-    event = {"type": "preview.frame", "request_id": render_id, "seed": 0, "psi": 0.5, "width": 1,
-             "height": 1, "render_ms": 1.0, "png": png}
-    await get_channel_layer().group_send(group, event)
+    frame = events.PreviewFrame(type="preview.frame", request_id=render_id, seed=0, psi=0.5,
+                                width=1, height=1, render_ms=1.0, png=png)
+    await sync_to_async(events.publish_now)(group, frame)
 
 
 @pytest.mark.asyncio
@@ -210,9 +210,8 @@ async def test_worker_failure_is_reported_as_error(
     await communicator.send_json_to({"type": "render", "seed": 5, "psi": 0.1, "request_id": 4})
     await communicator.receive_nothing(timeout=0.2)
     group, _, render_id = enqueued[0]
-    await get_channel_layer().group_send(
-        group, {"type": "preview.failed", "request_id": render_id, "message": "no model"}
-    )
+    failure = events.PreviewFailed(type="preview.failed", request_id=render_id, message="no model")
+    await sync_to_async(events.publish_now)(group, failure)
 
     error = await communicator.receive_json_from(timeout=5)
     assert (error["code"], error["request_id"]) == ("render_failed", 4)

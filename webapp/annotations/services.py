@@ -7,10 +7,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from webapp import events
 from webapp.assets import storage
 from webapp.assets.models import GeneratorModel, Image
 from webapp.errors import Conflict, InvalidInput
-from webapp.events import publish_after_commit
 from webapp.teams.permissions import Action, require
 
 from .masks import decode_mask, encode_mask, label_pixels
@@ -64,16 +64,7 @@ def save_annotation_version(
                 note=note.strip()[:200],
                 author=user,
             )
-            publish_after_commit(
-                f"image.{image.pk}",
-                {
-                    "type": "annotation.saved",
-                    "image_id": image.pk,
-                    "version": version.number,
-                    "version_id": version.pk,
-                    "author": user.get_username(),
-                },
-            )
+            events.publish_after_commit(events.image_group(image.pk), events.annotation_saved(version))
     except IntegrityError as error:
         # Two saves of the same base raced past the lock (SQLite): the loser sees the winner.
         raise StaleVersion(current_version(image)) from error

@@ -12,11 +12,11 @@ from typing import Any
 
 from django.db import transaction
 
+from webapp import events
 from webapp.annotations.masks import decode_mask, encode_mask
 from webapp.assets import storage
 from webapp.assets.models import Image
 from webapp.errors import Conflict, InvalidInput
-from webapp.events import publish_after_commit
 from webapp.library import services as library
 from webapp.library.models import EditVector
 from webapp.teams.permissions import Action, require
@@ -65,10 +65,7 @@ def _change_stack(
         change(locked)
         locked.revision += 1
         locked.save(update_fields=["revision", "updated_at"])
-        publish_after_commit(
-            f"session.{locked.pk}",
-            {"type": "session.stack_changed", "session_id": locked.pk, "revision": locked.revision},
-        )
+        events.publish_after_commit(events.session_group(locked.pk), events.stack_changed(locked))
     session.refresh_from_db()
     return session
 
@@ -153,15 +150,7 @@ def attach_result_vector(entry: StackEntry, vector: EditVector) -> StackEntry:
     library.check_applicable(vector, entry.session.image.model, vector.default_scale)
     entry.result_vector = vector
     entry.save(update_fields=["result_vector"])
-    publish_after_commit(
-        f"session.{entry.session_id}",
-        {
-            "type": "session.vector_ready",
-            "session_id": entry.session_id,
-            "entry_id": entry.pk,
-            "vector_id": vector.pk,
-        },
-    )
+    events.publish_after_commit(events.session_group(entry.session_id), events.vector_ready(entry))
     return entry
 
 

@@ -3,12 +3,15 @@
 On connect the requester's access is checked by the teams permission module (the same rule
 as ``GET /api/jobs/<id>/``); a refused handshake closes with 4401 (not signed in), 4403
 (role too low) or 4404 (no such job in the user's teams). An accepted client first gets a
-``snapshot`` and then every ``progress`` and ``status`` event of the job (docs/jobs.md).
+``snapshot`` and then every ``progress`` and ``status`` event of the job (docs/jobs.md): the
+``job.progress`` and ``job.status`` events of ``webapp.events``, with the ``job.`` prefix
+dropped from their type.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -16,8 +19,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from webapp import events
 from webapp.jobs import services
-from webapp.jobs.events import job_message
 from webapp.jobs.models import Job
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -48,7 +51,8 @@ class JobConsumer(AsyncWebsocketConsumer):
         await self.accept()
         # Read the state after joining the group, so no event falls between snapshot and stream.
         current = await database_sync_to_async(Job.objects.get)(pk=job.pk)
-        await self.send(text_data=json.dumps(job_message(current, "snapshot")))
+        snapshot = client_message(events.job_changed(current, "status"), "snapshot")
+        await self.send(text_data=json.dumps(snapshot))
 
     async def disconnect(self, code: int) -> None:
         """Leave the job's group."""
@@ -64,6 +68,13 @@ class JobConsumer(AsyncWebsocketConsumer):
             )
         )
 
-    async def job_event(self, event: dict[str, Any]) -> None:
-        """Forward one event published on the job's group."""
-        await self.send(text_data=json.dumps(event["message"]))
+    async def domain_event(self, message: dict[str, Any]) -> None:
+        """Forward one job event published on the job's group."""
+        event = message["event"]
+        if event["type"] in ("job.progress", "job.status"):
+            await self.send(text_data=json.dumps(client_message(event, event["type"].removeprefix("job."))))
+
+
+def client_message(event: Mapping[str, Any], message_type: str) -> dict[str, Any]:
+    """The socket message of a job event: its payload with ``type`` snapshot, progress or status."""
+    return {**event, "type": message_type}

@@ -18,8 +18,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from webapp import events
 from webapp.errors import ServiceError
-from webapp.jobs.events import publish
 from webapp.jobs.kinds import load_runner
 from webapp.jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from webapp.jobs.progress import JobHooks
@@ -96,7 +96,7 @@ def claim_job(job_id: int) -> Job | None:
         logger.info("job %s was claimed or finished by someone else meanwhile", job.pk)
         return None
     job.refresh_from_db()
-    transaction.on_commit(lambda: publish(job, "status"))
+    events.publish_after_commit(job.group_name, events.job_changed(job, "status"))
     return job
 
 
@@ -117,7 +117,7 @@ def complete_job(job: Job, store: Any, output: Any) -> None:
         result = store(job, output)
         Job.objects.filter(pk=job.pk).update(result=result)
         job.refresh_from_db()
-        transaction.on_commit(lambda: publish(job, "status"))
+        events.publish_after_commit(job.group_name, events.job_changed(job, "status"))
 
 
 def finish_job(job: Job, status: JobStatus, error_message: str = "") -> bool:
@@ -127,7 +127,7 @@ def finish_job(job: Job, status: JobStatus, error_message: str = "") -> bool:
     )
     job.refresh_from_db()
     if changed:
-        transaction.on_commit(lambda: publish(job, "status"))
+        events.publish_after_commit(job.group_name, events.job_changed(job, "status"))
     return bool(changed)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from webapp import events
+
 
 class JobType(models.TextChoices):
     """What a job computes; ``webapp.jobs.kinds`` says which of them this deployment can run."""
@@ -68,7 +70,7 @@ class Job(models.Model):
     @property
     def group_name(self) -> str:
         """The channel-layer group that receives this job's progress and status events."""
-        return f"job.{self.pk}"
+        return events.job_group(self.pk)
 
     @property
     def is_terminal(self) -> bool:

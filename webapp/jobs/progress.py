@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from webapp.jobs.events import publish
+from webapp import events
 from webapp.jobs.models import Job, JobStatus
 
 
@@ -54,7 +54,7 @@ class JobHooks:
         )
         self.written_step = self.job.progress_step
         self.written_at = self.clock()
-        publish(self.job, "progress")
+        events.publish_after_commit(self.job.group_name, events.job_changed(self.job, "progress"))
 
     def should_cancel(self) -> bool:
         """Whether a cancel was requested for the job; reads the flag at most every poll interval."""

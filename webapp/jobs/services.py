@@ -16,8 +16,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from webapp import events
 from webapp.errors import Conflict, InvalidInput, ServiceError
-from webapp.jobs.events import publish
 from webapp.jobs.kinds import ACTIONS, GPU_QUEUE, get_kind
 from webapp.jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from webapp.jobs.tasks import run_job
@@ -82,7 +82,7 @@ def enqueue(job: Job) -> None:
         )
         if failed:
             job.refresh_from_db()
-            publish(job, "status")
+            events.publish_after_commit(job.group_name, events.job_changed(job, "status"))
 
 
 def request_cancel(user: Any, job: Job) -> Job:
@@ -102,7 +102,7 @@ def request_cancel(user: Any, job: Job) -> Job:
                            code="job_finished", details={"status": job.status})
         if was_queued:
             transaction.on_commit(lambda: revoke(job))
-            transaction.on_commit(lambda: publish(job, "status"))
+            events.publish_after_commit(job.group_name, events.job_changed(job, "status"))
     return job
 
 

@@ -9,10 +9,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
+from webapp import events
 from webapp.assets import storage, uploads
 from webapp.assets.models import GeneratorModel, Image
 from webapp.errors import Conflict, InvalidInput
-from webapp.events import publish_after_commit
 from webapp.teams.permissions import Action, require
 
 from .models import EditVector, Tag
@@ -114,7 +114,8 @@ def create_edit_vector(
         )
         vector.labels.set(labels)
         vector.tags.set(_tags(model.team_id, tags))
-        publish_after_commit(f"team.{model.team_id}", {"type": "vector.created", "vector_id": vector.pk})
+        created = events.vector_changed("vector.created", vector.pk)
+        events.publish_after_commit(events.team_group(model.team_id), created)
     return vector
 
 
@@ -134,7 +135,8 @@ def update_edit_vector(user: Any, vector: EditVector, **changes: Any) -> EditVec
         vector.save()
         if "tags" in changes:
             vector.tags.set(_tags(vector.team_id, changes["tags"]))
-        publish_after_commit(f"team.{vector.team_id}", {"type": "vector.updated", "vector_id": vector.pk})
+        updated = events.vector_changed("vector.updated", vector.pk)
+        events.publish_after_commit(events.team_group(vector.team_id), updated)
     return vector
 
 
@@ -150,7 +152,8 @@ def delete_edit_vector(user: Any, vector: EditVector) -> None:
         vector_id, team_id = vector.pk, vector.team_id
         vector.delete()
         transaction.on_commit(lambda: storage.delete_files(names))
-        publish_after_commit(f"team.{team_id}", {"type": "vector.deleted", "vector_id": vector_id})
+        deleted = events.vector_changed("vector.deleted", vector_id)
+        events.publish_after_commit(events.team_group(team_id), deleted)
 
 
 def check_applicable(vector: EditVector, model: GeneratorModel, scale: float) -> None:

@@ -17,6 +17,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from kombu.exceptions import OperationalError
 
+from webapp import events
 from webapp.preview import services
 from webapp.preview.protocol import ProtocolError, RenderRequest, parse_client_text
 
@@ -38,7 +39,7 @@ class PreviewConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         """Join this connection's private group, which render tasks send frames to."""
-        self.group = f"preview-{uuid.uuid4().hex}"
+        self.group = events.preview_group()
         self.in_flight: PendingRender | None = None
         self.waiting: RenderRequest | None = None
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -78,7 +79,15 @@ class PreviewConsumer(AsyncWebsocketConsumer):
                               request.request_id).as_message()
             )
 
-    async def preview_frame(self, event: dict[str, Any]) -> None:
+    async def domain_event(self, message: dict[str, Any]) -> None:
+        """Handle an event of this connection's group: a frame or a failure of a render."""
+        event = message["event"]
+        if event["type"] == "preview.frame":
+            await self.forward_frame(event)
+        elif event["type"] == "preview.failed":
+            await self.report_failure(event)
+
+    async def forward_frame(self, event: dict[str, Any]) -> None:
         """Forward a rendered frame: a JSON ``frame`` header, then the PNG as one binary message."""
         request = self.take_in_flight(event["request_id"])
         if request is None:
@@ -99,7 +108,7 @@ class PreviewConsumer(AsyncWebsocketConsumer):
         await self.send(bytes_data=event["png"])
         await self.start_waiting()
 
-    async def preview_failed(self, event: dict[str, Any]) -> None:
+    async def report_failure(self, event: dict[str, Any]) -> None:
         """Report a render that failed on the worker."""
         request = self.take_in_flight(event["request_id"])
         if request is None:

@@ -10,10 +10,10 @@ import logging
 import time
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from celery import shared_task
 from celery.signals import worker_process_init
-from channels.layers import get_channel_layer
+
+from webapp import events
 
 logger = logging.getLogger(__name__)
 
@@ -29,26 +29,20 @@ def render_preview(group: str, seed: int, psi: float, request_id: str) -> None:
         pixels = render_seed(loaded_model().generator, seed, psi)
         png = encode_png(pixels)
     except Exception as error:
-        send_to_group(group, {"type": "preview.failed", "request_id": request_id, "message": str(error)})
+        events.publish_now(group, events.PreviewFailed(type="preview.failed", request_id=request_id,
+                                                       message=str(error)))
         raise
-    send_to_group(
-        group,
-        {
-            "type": "preview.frame",
-            "request_id": request_id,
-            "seed": seed,
-            "psi": psi,
-            "width": int(pixels.shape[1]),
-            "height": int(pixels.shape[0]),
-            "render_ms": round((time.perf_counter() - started) * 1000, 1),
-            "png": png,
-        },
+    frame = events.PreviewFrame(
+        type="preview.frame",
+        request_id=request_id,
+        seed=seed,
+        psi=psi,
+        width=int(pixels.shape[1]),
+        height=int(pixels.shape[0]),
+        render_ms=round((time.perf_counter() - started) * 1000, 1),
+        png=png,
     )
-
-
-def send_to_group(group: str, event: dict[str, Any]) -> None:
-    """Send one event to a channel-layer group from synchronous (worker) code."""
-    async_to_sync(get_channel_layer().group_send)(group, event)
+    events.publish_now(group, frame)
 
 
 @worker_process_init.connect
