@@ -8,5 +8,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("webapp.api.urls")),
-    path("", include("webapp.preview.urls")),
+    path("", include("webapp.studio.urls")),
 ]

@@ -1,8 +1,9 @@
-"""The preview page and its static ES modules are served by the webapp itself."""
+"""The preview page (the studio's Sample page) and its static ES modules are served by the webapp itself."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from webapp import celery_app
@@ -10,7 +11,8 @@ from webapp import celery_app
 
 @pytest.mark.django_db
 def test_page_has_controls_and_loads_the_module(client: Client) -> None:
-    response = client.get("/")
+    client.force_login(get_user_model().objects.create_user("sampler", password="pw"))
+    response = client.get("/sample/")
 
     assert response.status_code == 200
     html = response.content.decode()

@@ -1,5 +1,6 @@
 // The preview page: wires the seed field and truncation slider to the preview socket.
 
+import { socketUrl } from "../lib/socket.js";
 import { PreviewSocket } from "./preview_socket.js";
 
 const seedInput = document.getElementById("seed");
@@ -37,8 +38,7 @@ function requestCurrent() {
   socket.request(seed, psi);
 }
 
-const scheme = location.protocol === "https:" ? "wss" : "ws";
-const socket = new PreviewSocket(`${scheme}://${location.host}/ws/preview/`, {
+const socket = new PreviewSocket(socketUrl("/ws/preview/"), {
   onFrame: showFrame,
   onError: (error) => showStatus(`error (${error.code}): ${error.message}`, true),
   onStatus: (text) => showStatus(text),

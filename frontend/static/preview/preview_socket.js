@@ -1,9 +1,10 @@
-// The preview WebSocket client (protocol: docs/protocol.md, "Preview").
+// The preview WebSocket client (protocol: docs/protocol.md, "Preview"), on lib/socket.js.
 //
 // Latest value wins: at most one request is in flight; while it runs, newer slider positions
 // overwrite a single pending slot, which is sent when the frame (or an error) comes back.
 
-const RECONNECT_MS = 1000;
+import { LatestValueSender, ReconnectingSocket } from "../lib/socket.js";
+
 const REPLY_TIMEOUT_MS = 30000;
 
 export class PreviewSocket {
@@ -12,52 +13,43 @@ export class PreviewSocket {
    * @param {{onFrame: Function, onError: Function, onStatus: Function}} handlers
    */
   constructor(url, handlers) {
-    this.url = url;
     this.handlers = handlers;
     this.nextRequestId = 1;
-    this.wanted = null;       // {seed, psi} the user asked for last
-    this.inFlight = null;     // {requestId, seed, psi, timer}
     this.frameHeader = null;  // JSON header announcing the next binary message
     this.shown = null;        // {seed, psi} of the last frame received
-    this.connect();
+    this.socket = new ReconnectingSocket(url, {
+      onOpen: () => this.sender.pump(),
+      onMessage: (data) => this.receive(data),
+      onClose: () => {
+        this.sender.reset();
+        this.frameHeader = null;
+        this.shown = null;
+      },
+      onStatus: handlers.onStatus,
+    });
+    this.sender = new LatestValueSender(this.socket, {
+      encode: ({ seed, psi }) => ({ type: "render", seed, psi, request_id: this.nextRequestId++ }),
+      skip: ({ seed, psi }) => Boolean(this.shown) && this.shown.seed === seed && this.shown.psi === psi,
+      timeoutMs: REPLY_TIMEOUT_MS,
+    });
   }
 
   /** Ask for the frame of (seed, psi); sent now, or when the request in flight is answered. */
   request(seed, psi) {
-    this.wanted = { seed, psi };
-    this.pump();
+    this.sender.offer({ seed, psi });
   }
 
-  connect() {
-    this.socket = new WebSocket(this.url);
-    this.socket.binaryType = "blob";
-    this.socket.addEventListener("open", () => {
-      this.handlers.onStatus("connected");
-      this.pump();
-    });
-    this.socket.addEventListener("message", (event) => this.receive(event.data));
-    this.socket.addEventListener("close", () => {
-      this.clearInFlight();
-      this.frameHeader = null;
-      this.shown = null;
-      this.handlers.onStatus("disconnected, reconnecting…");
-      setTimeout(() => this.connect(), RECONNECT_MS);
-    });
+  /** Whether `requestId` is the request in flight. */
+  answers(requestId) {
+    const message = this.sender.inFlightMessage;
+    return Boolean(message) && message.request_id === requestId;
   }
 
-  pump() {
-    if (this.inFlight || !this.wanted || this.socket.readyState !== WebSocket.OPEN) return;
-    const { seed, psi } = this.wanted;
-    if (this.shown && this.shown.seed === seed && this.shown.psi === psi) return;
-    const requestId = this.nextRequestId++;
-    const timer = setTimeout(() => { this.clearInFlight(); this.pump(); }, REPLY_TIMEOUT_MS);
-    this.inFlight = { requestId, seed, psi, timer };
-    this.socket.send(JSON.stringify({ type: "render", seed, psi, request_id: requestId }));
-  }
-
-  clearInFlight() {
-    if (this.inFlight) clearTimeout(this.inFlight.timer);
-    this.inFlight = null;
+  /** The request in flight was answered: remember what is shown and send the pending one. */
+  settle() {
+    const { seed, psi } = this.sender.inFlightMessage;
+    this.shown = { seed, psi };
+    this.sender.settle();
   }
 
   receive(data) {
@@ -70,11 +62,7 @@ export class PreviewSocket {
       this.frameHeader = message;
     } else if (message.type === "error") {
       this.handlers.onError(message);
-      if (this.inFlight && message.request_id === this.inFlight.requestId) {
-        this.shown = { seed: this.inFlight.seed, psi: this.inFlight.psi };
-        this.clearInFlight();
-        this.pump();
-      }
+      if (this.answers(message.request_id)) this.settle();
     }
   }
 
@@ -82,11 +70,9 @@ export class PreviewSocket {
     const header = this.frameHeader;
     this.frameHeader = null;
     if (!header) return;
-    if (this.inFlight && header.request_id === this.inFlight.requestId) {
-      this.shown = { seed: this.inFlight.seed, psi: this.inFlight.psi };
-      this.clearInFlight();
-    }
+    const answered = this.answers(header.request_id);
     this.handlers.onFrame(header, new Blob([blob], { type: header.mime }));
-    this.pump();
+    if (answered) this.settle();
+    else this.sender.pump();
   }
 }

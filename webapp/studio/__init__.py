@@ -1,0 +1,1 @@
+"""The browser studio: page views and templates (the pages talk to the REST API and sockets)."""
