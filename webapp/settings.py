@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "webapp.library",
     "webapp.editsessions",
     "webapp.jobs",
+    "webapp.studio",
 ]
 
 MIDDLEWARE = [
