@@ -146,7 +146,7 @@ def test_vectors_of_another_model_are_refused(lab: Any, make_model: Any) -> None
 def test_malformed_vector_files_are_refused(lab: Any, data: Any, code: str) -> None:
     model = lab["model"]
     built = {
-        "wrong-shape": lambda: vector_bytes(model, delta=np.zeros((5, 8), np.float32)),
+        "wrong-shape": lambda: vector_bytes(model, delta=np.zeros((5, 8), np.float32), w_plus_shape=[5, 8]),
         "float64": lambda: vector_bytes(model, delta=np.zeros((6, 8), np.float64)),
         "nan": lambda: vector_bytes(model, delta=np.full((6, 8), np.nan, np.float32)),
         "unknown-label": lambda: vector_bytes(model, labels=[9]),
@@ -156,6 +156,50 @@ def test_malformed_vector_files_are_refused(lab: Any, data: Any, code: str) -> N
     response = upload(lab["client"], model, payload)
 
     assert response.status_code == 400 and response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"labels": "abc"},
+        {"labels": {"a": 1}},
+        {"labels": [[1]]},
+        {"labels": 5},
+        {"labels": [1.5]},
+        {"labels": [True]},
+        {"settings": "x"},
+        {"w_plus_shape": None},
+        "deep",
+        {"settings": {"lr": float("nan")}},
+        {"name": "a\x00b"},
+        {"source": {"note\x00": 1}},
+    ],
+    ids=repr,
+)
+def test_vectors_with_malformed_metadata_are_refused_before_storing(lab: Any, metadata: Any) -> None:
+    meta = {
+        "format": "partedit-edit-vector/v1", "model_hash": lab["model"].weights_hash, "labels": [3],
+        "w_plus_shape": [lab["model"].num_ws, lab["model"].w_dim], "region": {"deep": None},
+    }
+    meta = {key: value for key, value in {**meta, **(metadata if metadata != "deep" else {})}.items()
+            if value is not None}
+    text = json.dumps(meta).replace('{"deep": null}', "[" * 100_000 + "]" * 100_000)
+    data = save({"delta": np.zeros((6, 8), np.float32)}, metadata={"partedit": text})
+
+    response = upload(lab["client"], lab["model"], data)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_vector"
+    assert not EditVector.objects.exists()
+
+
+def test_a_deeply_nested_safetensors_header_is_refused(lab: Any) -> None:
+    header = b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    data = len(header).to_bytes(8, "little") + header
+
+    response = upload(lab["client"], lab["model"], data)
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_vector"
 
 
 @pytest.mark.parametrize("scales", [(3.0, -2.0, 2.0), (0.0, 1.0, 1.0), (0.0, 1.0, -1.0)])

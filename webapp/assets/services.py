@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from editing_engine import formats
 from webapp.errors import Conflict, InvalidInput
 from webapp.teams.models import Team
 from webapp.teams.permissions import Action, require
@@ -16,7 +17,6 @@ from webapp.teams.permissions import Action, require
 from . import storage, uploads
 from .model_files import describe_model_dir
 from .models import GeneratorModel, Image, PartLabel
-from .tensor_files import TensorFileError, read_header
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +162,8 @@ def delete_image(user: Any, image: Image) -> None:
 def check_latent(model: GeneratorModel, data: bytes) -> None:
     """Refuse latent bytes that are not a W+ latent (tensor ``ws``) of ``model``'s shape."""
     try:
-        header = read_header(data)
-    except TensorFileError as error:
+        header = formats.read_header(data)
+    except formats.VectorError as error:
         raise InvalidInput(f"The latent file is malformed: {error}", code="invalid_latent") from error
     info = header.tensors.get("ws")
     expected = [(1, model.num_ws, model.w_dim), (model.num_ws, model.w_dim)]
