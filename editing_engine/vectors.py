@@ -4,9 +4,9 @@ An edit vector is a W+ offset ``delta [num_ws, w_dim]`` found by an edit, with t
 to reuse it safely: which model (id and weights hash) it belongs to, the W+ shape, the labels
 it involves, its region statistics, how it was optimised, its final losses, and its source.
 One safetensors file holds it: the tensor ``delta`` and, in the header metadata under the key
-``partedit``, a JSON object with everything else. Nothing is ever unpickled.
-
-Latents (``ws [1, num_ws, w_dim]``) use the same scheme with the tensor ``ws``.
+``partedit``, a JSON object with everything else. Latents (``ws [1, num_ws, w_dim]``) use the
+same scheme with the tensor ``ws``. Both formats are defined and checked, without torch, in
+``formats.py``; this module turns what it returns into tensors. Nothing is ever unpickled.
 
 Applying vectors is ``ws + sum_i s_i * delta_i``; ``scales`` may be a ``[S, V]`` matrix, so S
 scale settings (e.g. every position of a preview slider) come out of one batched call.
@@ -22,23 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
+from . import formats
+from .formats import LATENT_FORMAT, MAX_FILE_BYTES, METADATA_KEY, VECTOR_FORMAT, VectorError
 from .generator import Generator
 
-VECTOR_FORMAT = "partedit-edit-vector/v1"
-LATENT_FORMAT = "partedit-latent/v1"
-METADATA_KEY = "partedit"
-# A vector for the largest supported model (18 x 512 float32) is 37 KB; anything far larger is not one.
-MAX_FILE_BYTES = 16 * 1024 * 1024
-
 Scales = Sequence[float] | Sequence[Sequence[float]] | torch.Tensor
-
-
-class VectorError(ValueError):
-    """An edit-vector or latent file is malformed, or does not fit the model it is used with."""
 
 
 @dataclass
@@ -94,58 +84,12 @@ def _encode(tensor_name: str, tensor: torch.Tensor, metadata: dict[str, Any]) ->
                                   metadata={METADATA_KEY: header})
 
 
-def _decode(
-    data: bytes, tensor_name: str, expected_format: str, what: str
-) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Parse a one-tensor safetensors blob with our JSON metadata, or raise ``VectorError``."""
-    if len(data) > MAX_FILE_BYTES:
-        raise VectorError(f"{what} is {len(data)} bytes, larger than any {expected_format} file")
-    if len(data) < 8:
-        raise VectorError(f"{what} is not a safetensors file (only {len(data)} bytes)")
-    header_size = int.from_bytes(data[:8], "little")
-    if header_size <= 0 or 8 + header_size > len(data):
-        raise VectorError(f"{what} is not a safetensors file (bad header length)")
+def _checked(what: str, read: Any, data: bytes, *expected: Any) -> formats.TensorFile:
+    """Run one of the format checks, naming ``what`` in its error."""
     try:
-        header = json.loads(data[8:8 + header_size])
-        tensors = load_safetensors_bytes(data)
-    except (ValueError, UnicodeDecodeError, SafetensorError) as error:
-        raise VectorError(f"{what} is not a valid safetensors file: {error}") from error
-    if not isinstance(header, dict):
-        raise VectorError(f"{what} has a malformed safetensors header")
-    raw_metadata = (header.get("__metadata__") or {}).get(METADATA_KEY)
-    if raw_metadata is None:
-        raise VectorError(f"{what} has no '{METADATA_KEY}' metadata: not a PartEdit file")
-    try:
-        metadata = json.loads(raw_metadata)
-    except ValueError as error:
-        raise VectorError(f"{what} has unreadable metadata: {error}") from error
-    if not isinstance(metadata, dict) or metadata.get("format") != expected_format:
-        found = metadata.get("format") if isinstance(metadata, dict) else None
-        raise VectorError(f"{what} has format {found!r}, expected {expected_format!r}")
-    if set(tensors) != {tensor_name}:
-        raise VectorError(f"{what} must hold exactly one tensor '{tensor_name}', found {sorted(tensors)}")
-    tensor = tensors[tensor_name]
-    if not tensor.dtype.is_floating_point:
-        raise VectorError(f"{what}: tensor '{tensor_name}' has dtype {tensor.dtype}, expected float")
-    if not bool(torch.isfinite(tensor).all()):
-        raise VectorError(f"{what}: tensor '{tensor_name}' holds non-finite values")
-    return tensor.float(), metadata
-
-
-def _check_fit(
-    what: str,
-    shape: tuple[int, ...],
-    model_hash: object,
-    expected_model_hash: str | None,
-    expected_shape: Sequence[int] | None,
-) -> None:
-    if expected_model_hash is not None and model_hash != expected_model_hash:
-        raise VectorError(
-            f"{what} was made for model {str(model_hash)[:12]}..., not for this model "
-            f"({expected_model_hash[:12]}...); edit vectors only transfer within one model"
-        )
-    if expected_shape is not None and tuple(shape) != tuple(expected_shape):
-        raise VectorError(f"{what} has W+ shape {list(shape)}, the model expects {list(expected_shape)}")
+        return read(data, *expected)
+    except VectorError as error:
+        raise type(error)(f"{what}: {error}") from error
 
 
 def vector_to_bytes(vector: EditVector) -> bytes:
@@ -160,28 +104,21 @@ def vector_from_bytes(
     what: str = "edit vector",
 ) -> EditVector:
     """Parse edit-vector bytes, refusing malformed data and model or shape mismatches."""
-    delta, meta = _decode(data, "delta", VECTOR_FORMAT, what)
-    if delta.ndim != 2 or list(delta.shape) != meta.get("w_plus_shape"):
-        raise VectorError(
-            f"{what}: delta shape {list(delta.shape)} disagrees with its metadata {meta.get('w_plus_shape')}"
-        )
-    _check_fit(what, tuple(delta.shape), meta.get("model_hash"), expected_model_hash, expected_shape)
-    try:
-        return EditVector(
-            delta=delta,
-            model_hash=str(meta["model_hash"]),
-            model_id=str(meta.get("model_id", "")),
-            name=str(meta.get("name", "")),
-            labels=[int(label) for label in meta.get("labels", [])],
-            label_names=[str(name) for name in meta.get("label_names", [])],
-            region=dict(meta.get("region") or {}),
-            settings=dict(meta.get("settings") or {}),
-            losses={str(k): float(v) for k, v in (meta.get("losses") or {}).items()},
-            source=dict(meta.get("source") or {}),
-            created_at=str(meta.get("created_at", "")),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise VectorError(f"{what} has malformed metadata: {error!r}") from error
+    checked = _checked(what, formats.read_vector, data, expected_model_hash, expected_shape)
+    meta = checked.metadata
+    return EditVector(
+        delta=torch.from_numpy(checked.array),
+        model_hash=meta["model_hash"],
+        model_id=meta.get("model_id", ""),
+        name=meta.get("name", ""),
+        labels=list(meta.get("labels", [])),
+        label_names=list(meta.get("label_names", [])),
+        region=meta.get("region", {}),
+        settings=meta.get("settings", {}),
+        losses={key: float(value) for key, value in meta.get("losses", {}).items()},
+        source=meta.get("source", {}),
+        created_at=meta.get("created_at", ""),
+    )
 
 
 def save_vector(path: str | Path, vector: EditVector) -> Path:
@@ -236,12 +173,9 @@ def load_latent(
     expected_shape: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Read a W+ latent as ``[1, num_ws, w_dim]``, refusing malformed files and mismatches."""
-    what = f"latent {path}"
-    ws, meta = _decode(_read(Path(path), "latent"), "ws", LATENT_FORMAT, what)
-    if ws.ndim != 3 or ws.shape[0] != 1:
-        raise VectorError(f"{what}: expected [1, num_ws, w_dim], got {list(ws.shape)}")
-    _check_fit(what, tuple(ws.shape[1:]), meta.get("model_hash"), expected_model_hash, expected_shape)
-    return ws
+    checked = _checked(f"latent {path}", formats.read_latent, _read(Path(path), "latent"),
+                       expected_model_hash, expected_shape)
+    return torch.from_numpy(checked.array)
 
 
 def stack_deltas(vectors: Sequence[EditVector | torch.Tensor]) -> torch.Tensor:
