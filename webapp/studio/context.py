@@ -38,12 +38,16 @@ def _requested_team(request: HttpRequest) -> Team | None:
     return get_team_object_or_404(request.user, Team, int(raw), Action.VIEW)
 
 
-def studio_context(request: HttpRequest) -> StudioContext:
-    """The studio context of a signed-in request; remembers an explicitly chosen team in the session."""
+def studio_context(request: HttpRequest, team: Team | None = None) -> StudioContext:
+    """The studio context of a signed-in request; remembers an explicitly chosen team in the session.
+
+    ``team`` (already permission-checked, e.g. the team of the image a page shows) overrides
+    ``?team=`` and the session.
+    """
     memberships = list(
         Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "team_id")
     )
-    team = _requested_team(request)
+    team = team or _requested_team(request)
     if team is None:
         remembered = request.session.get(SESSION_KEY)
         by_id = {membership.team_id: membership.team for membership in memberships}
