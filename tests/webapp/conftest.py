@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
-from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
-from webapp.assets.models import GeneratorModel, Image, PartLabel
-from webapp.assets.uploads import encode_png
+from tests.webapp.factories import create_model, png_bytes
+from webapp.assets.models import GeneratorModel, Image
 from webapp.teams.models import Membership, Role, Team
-
-RESOLUTION = 16
-LABELS = [("background", "#000000"), ("skin", "#e6b48c"), ("eyes", "#fafafa"), ("mouth", "#5a143c")]
 
 
 @pytest.fixture(autouse=True)
@@ -27,24 +21,6 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PARTEDIT_REGISTER_MODEL_FOR_NEW_TEAMS = False
     return settings.MEDIA_ROOT
-
-
-def png_bytes(
-    size: tuple[int, int] = (40, 30), colour: tuple[int, int, int] = (200, 30, 30), fmt: str = "PNG"
-) -> bytes:
-    """An encoded RGB test photo."""
-    buffer = io.BytesIO()
-    PILImage.new("RGB", size, colour).save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def mask_png(values: np.ndarray, mode: str = "L") -> bytes:
-    """A label-index mask encoded as PNG (mode L, or P with an arbitrary palette)."""
-    image = PILImage.fromarray(values.astype(np.uint8), mode="L")
-    if mode == "P":
-        image = image.convert("P")
-        image.putpalette([v for i in range(256) for v in (i, 255 - i, i // 2)])
-    return encode_png(image)
 
 
 @pytest.fixture
@@ -68,25 +44,6 @@ def make_team() -> Callable[..., Team]:
         return team
 
     return make
-
-
-def create_model(team: Team, weights_hash: str = "a" * 64, **fields: Any) -> GeneratorModel:
-    """A 16 px generator model row with a four-label taxonomy (no weights needed)."""
-    model = GeneratorModel.objects.create(
-        team=team,
-        name=fields.pop("name", "tiny"),
-        path="/nonexistent",
-        config={"resolution": RESOLUTION},
-        resolution=RESOLUTION,
-        num_ws=6,
-        w_dim=8,
-        weights_hash=weights_hash,
-        **fields,
-    )
-    PartLabel.objects.bulk_create(
-        PartLabel(model=model, index=i, name=name, colour=colour) for i, (name, colour) in enumerate(LABELS)
-    )
-    return model
 
 
 @pytest.fixture

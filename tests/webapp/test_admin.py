@@ -11,8 +11,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.webapp.conftest import RESOLUTION, mask_png
-from tests.webapp.test_library import vector_bytes
+from tests.webapp.factories import RESOLUTION, mask_png, vector_bytes
 from webapp.annotations.models import SegmentationBranch
 from webapp.annotations.services import register_segmentation_branch, save_annotation_version
 from webapp.editsessions import services as sessions
@@ -55,8 +54,11 @@ def test_admin_list_and_detail_pages_render(operator: Client, model: Any) -> Non
     base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
     obj = model.objects.first()
 
-    assert operator.get(base).status_code == 200
-    assert operator.get(f"{base}{obj.pk}/change/").status_code == 200
+    listing = operator.get(base)
+    detail = operator.get(f"{base}{obj.pk}/change/")
+
+    assert listing.status_code == 200 and f'href="{base}{obj.pk}/change/' in listing.content.decode()
+    assert detail.status_code == 200 and detail.context["original"] == obj
 
 
 def test_operator_activates_a_branch_with_the_admin_action(operator: Client) -> None:

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from tests.webapp.conftest import RESOLUTION, mask_png, png_bytes
-from tests.webapp.test_uploads import huge_png_header
+from tests.webapp.factories import RESOLUTION, huge_png_header, mask_png, png_bytes
 from webapp.annotations import services
 from webapp.annotations.models import AnnotationVersion, SegmentationBranch
 from webapp.assets.storage import media_path

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from safetensors.numpy import save
 
-from tests.webapp.conftest import png_bytes
+from tests.webapp.factories import latent_bytes, png_bytes
 from webapp.assets import services
 from webapp.assets.model_files import generator_weights_hash, parse_labels
 from webapp.assets.models import GeneratorModel, Image, PartLabel
@@ -199,7 +199,7 @@ def test_rename_and_delete_image(lab: Any, django_capture_on_commit_callbacks: A
 
 
 def test_annotated_images_are_not_deleted(lab: Any) -> None:
-    from tests.webapp.conftest import mask_png
+    from tests.webapp.factories import mask_png
     from webapp.annotations.services import save_annotation_version
 
     image = lab["image"]
@@ -207,11 +207,6 @@ def test_annotated_images_are_not_deleted(lab: Any) -> None:
 
     with pytest.raises(Conflict):
         services.delete_image(lab["editor_user"], image)
-
-
-def latent_bytes(shape: tuple[int, ...] = (1, 6, 8), dtype: Any = np.float32) -> bytes:
-    """A latent file in the engine's format."""
-    return save({"ws": np.zeros(shape, dtype)}, metadata={"partedit": "{}"})
 
 
 def test_store_latent_checks_shape_and_replaces_the_file(

@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.webapp.conftest import RESOLUTION, mask_png
-from tests.webapp.test_library import vector_bytes
+from tests.webapp.factories import RESOLUTION, mask_png, vector_bytes
 from webapp.editsessions import services as sessions
 from webapp.editsessions.models import EditSession, StackEntry
 from webapp.errors import InvalidInput

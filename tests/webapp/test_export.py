@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from tests.webapp.conftest import RESOLUTION, mask_png, png_bytes
+from tests.webapp.factories import RESOLUTION, mask_png, png_bytes
 from webapp.annotations.coco import bbox, rle_encode
 from webapp.annotations.services import save_annotation_version
 from webapp.teams.models import Role

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -195,8 +196,12 @@ def test_unexpected_errors_name_their_class() -> None:
     assert failure_message(CheckpointError("weights missing")) == "weights missing"
 
 
-def test_missing_job_is_a_no_op() -> None:
-    execute_job(123456)
+def test_missing_job_is_a_no_op(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="webapp.jobs.execution"):
+        execute_job(123456)
+
+    assert "job 123456 does not exist" in caplog.text
+    assert not Job.objects.exists()
 
 
 def test_embed_job_stores_the_latent_and_its_quality(lab: dict[str, Any]) -> None:

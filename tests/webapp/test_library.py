@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from tests.webapp.conftest import png_bytes
+from tests.webapp.factories import png_bytes, vector_bytes
 from webapp.errors import InvalidInput
 from webapp.library import services
 from webapp.library.models import EditVector
@@ -18,22 +18,6 @@ from webapp.library.vector_files import IncompatibleVector
 from webapp.teams.models import Role
 
 pytestmark = pytest.mark.django_db
-
-
-def vector_bytes(model: Any, labels: list[int] | None = None, **overrides: Any) -> bytes:
-    """An edit-vector file in the engine's format for ``model``."""
-    meta = {
-        "format": "partedit-edit-vector/v1",
-        "model_hash": model.weights_hash,
-        "labels": labels or [3],
-        "w_plus_shape": [model.num_ws, model.w_dim],
-        "settings": {"steps": 30},
-        "losses": {"total": 0.1},
-        "region": {"pixels": 40},
-    }
-    delta = overrides.pop("delta", np.full((model.num_ws, model.w_dim), 0.5, np.float32))
-    meta.update(overrides)
-    return save({"delta": delta}, metadata={"partedit": json.dumps(meta)})
 
 
 @pytest.fixture

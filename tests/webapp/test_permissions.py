@@ -18,9 +18,7 @@ from django.db import transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from tests.webapp.conftest import RESOLUTION, create_model, mask_png, png_bytes
-from tests.webapp.test_assets import latent_bytes
-from tests.webapp.test_library import vector_bytes
+from tests.webapp.factories import RESOLUTION, create_model, latent_bytes, mask_png, png_bytes, vector_bytes
 from webapp.annotations.services import register_segmentation_branch, save_annotation_version
 from webapp.assets import services as assets
 from webapp.editsessions import services as sessions

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from tests.webapp.conftest import RESOLUTION, png_bytes
+from tests.webapp.factories import RESOLUTION, huge_png_header, png_bytes
 from webapp.assets.models import Image
 from webapp.assets.storage import media_path
 from webapp.teams.models import Role
@@ -116,23 +114,6 @@ def truncated_png() -> bytes:
     noisy.save(buffer, format="PNG")
     data = buffer.getvalue()
     return data[: len(data) // 2]
-
-
-def huge_png_header(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb's shape)."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 100))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.mark.parametrize(

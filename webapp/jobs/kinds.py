@@ -1,7 +1,7 @@
 """The job types this deployment can run, and what each needs: queue, permission, parameters, runner.
 
-A job type is listed in ``KINDS`` only once its engine function exists and is wired to its
-runner module ``webapp.jobs.runners.<type>``; any other type is refused by ``create_job`` with
+Every ``JobType`` has a kind in ``KINDS``, wired to its runner module
+``webapp.jobs.runners.<type>``; any other type is refused by ``create_job`` with
 ``job_type_unavailable``. This module is imported by web processes and never loads torch;
 ``load_runner`` (worker side) imports the runner module, which imports the engine lazily.
 """
@@ -27,7 +27,7 @@ PREVIEW_QUEUE = "preview"
 
 
 class JobTypeUnavailableError(ServiceError):
-    """The job type does not exist or is not wired to the engine in this deployment."""
+    """The job type does not exist."""
 
     status = 400
     code = "job_type_unavailable"
@@ -75,17 +75,15 @@ ACTIONS: dict[str, Action] = {
 
 def available_types() -> list[str]:
     """The job types this deployment can run, in declaration order."""
-    return [job_type for job_type in JobType.values if job_type in KINDS]
+    return list(KINDS)
 
 
 def get_kind(job_type: str) -> JobKind:
     """The kind of ``job_type``; ``JobTypeUnavailableError`` names the available ones otherwise."""
     kind = KINDS.get(job_type)
     if kind is None:
-        known = job_type in JobType.values
         raise JobTypeUnavailableError(
-            f"Job type {job_type!r} is {'not available in this deployment yet' if known else 'unknown'}; "
-            f"available: {', '.join(available_types())}.",
+            f"Job type {job_type!r} is unknown; available: {', '.join(available_types())}.",
             details={"available": available_types()},
         )
     return kind
