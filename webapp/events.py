@@ -130,8 +130,61 @@ class PreviewFailed(TypedDict):
     message: str
 
 
+class SessionFrame(TypedDict):
+    """A rendered frame of a session's stack at ``revision`` (group ``session.<id>``): PNG bytes,
+    and the branch's segmentation as an indexed PNG when a client asked for it."""
+
+    type: Literal["session.frame"]
+    session_id: int
+    revision: int
+    width: int
+    height: int
+    render_ms: float
+    png: bytes
+    segmentation_png: bytes | None
+
+
+class SessionRenderFailed(TypedDict):
+    """A session render failed on the worker (group ``session.<id>``)."""
+
+    type: Literal["session.render_failed"]
+    session_id: int
+    revision: int
+    code: str
+    message: str
+
+
+class SessionJobStarted(TypedDict):
+    """A participant started a job from the session (group ``session.<id>``); consumers follow it."""
+
+    type: Literal["session.job_started"]
+    session_id: int
+    job_id: int
+    job_type: str
+    entry_id: int
+    user: str
+
+
+class Presence(TypedDict):
+    """Ephemeral presence of one connection (group ``session.<id>``), never stored.
+
+    ``presence.hello`` asks every other connection to announce itself again (a new joiner),
+    ``presence.update`` is a connection's current state, ``presence.leave`` its departure.
+    """
+
+    type: Literal["presence.hello", "presence.update", "presence.leave"]
+    session_id: int
+    client_id: str
+    user: str
+    colour: str
+    role: str
+    tool: str
+    pointer: list[float] | None
+
+
 Event = (
     AnnotationSaved | VectorChanged | StackChanged | VectorReady | JobChanged | PreviewFrame | PreviewFailed
+    | SessionFrame | SessionRenderFailed | SessionJobStarted | Presence
 )
 
 
@@ -198,58 +251,6 @@ def publish_after_commit(group: str, event: Event) -> None:
     transaction.on_commit(lambda: publish_now(group, event))
 
 
-class SessionFrame(TypedDict):
-    """A rendered frame of a session's stack at ``revision`` (group ``session.<id>``): PNG bytes,
-    and the branch's segmentation as an indexed PNG when a client asked for it."""
-
-    type: Literal["session.frame"]
-    session_id: int
-    revision: int
-    width: int
-    height: int
-    render_ms: float
-    png: bytes
-    segmentation_png: bytes | None
-
-
-class SessionRenderFailed(TypedDict):
-    """A session render failed on the worker (group ``session.<id>``)."""
-
-    type: Literal["session.render_failed"]
-    session_id: int
-    revision: int
-    code: str
-    message: str
-
-
-class SessionJobStarted(TypedDict):
-    """A participant started a job from the session (group ``session.<id>``); consumers follow it."""
-
-    type: Literal["session.job_started"]
-    session_id: int
-    job_id: int
-    job_type: str
-    entry_id: int
-    user: str
-
-
-class Presence(TypedDict):
-    """Ephemeral presence of one connection (group ``session.<id>``), never stored.
-
-    ``presence.hello`` asks every other connection to announce itself again (a new joiner),
-    ``presence.update`` is a connection's current state, ``presence.leave`` its departure.
-    """
-
-    type: Literal["presence.hello", "presence.update", "presence.leave"]
-    session_id: int
-    client_id: str
-    user: str
-    colour: str
-    role: str
-    tool: str
-    pointer: list[float] | None
-
-
 def session_frame(session_id: int, revision: int, png: bytes, segmentation_png: bytes | None, width: int,
                   height: int, render_ms: float) -> SessionFrame:
     """The event of a rendered session frame."""
@@ -259,15 +260,15 @@ def session_frame(session_id: int, revision: int, png: bytes, segmentation_png: 
 
 def session_render_failed(session_id: int, revision: int, code: str, message: str) -> SessionRenderFailed:
     """The event of a failed session render."""
-    return SessionRenderFailed(type="session.render_failed", session_id=session_id, revision=revision, code=code,
-                               message=message)
+    return SessionRenderFailed(type="session.render_failed", session_id=session_id, revision=revision,
+                               code=code, message=message)
 
 
 def session_job_started(session_id: int, job: Job, entry_id: int) -> SessionJobStarted:
     """The event of a job started from a session's entry."""
-    return SessionJobStarted(type="session.job_started", session_id=session_id, job_id=job.pk, job_type=job.type,
-                             entry_id=entry_id,
-                             user=job.requested_by.get_username() if job.requested_by else "")
+    user = job.requested_by.get_username() if job.requested_by else ""
+    return SessionJobStarted(type="session.job_started", session_id=session_id, job_id=job.pk,
+                             job_type=job.type, entry_id=entry_id, user=user)
 
 
 async def publish_from_consumer(group: str, event: Event, layer: Any) -> None:

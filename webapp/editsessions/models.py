@@ -91,7 +91,7 @@ class StackOperation(models.Model):
     op_id = models.CharField(max_length=64)
     kind = models.CharField(max_length=32)
     revision = models.PositiveIntegerField(help_text="The session's revision after the operation.")
-    entry_id = models.PositiveIntegerField(null=True, blank=True, help_text="The entry it created or changed.")
+    entry_id = models.PositiveIntegerField(null=True, blank=True, help_text="The entry it made or changed.")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

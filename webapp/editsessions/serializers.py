@@ -21,6 +21,7 @@ class StackEntrySerializer(serializers.ModelSerializer):
             "kind",
             "vector",
             "scale",
+            "enabled",
             "mask_url",
             "result_vector",
             "created_by",
@@ -66,6 +67,8 @@ class EntryCreateSerializer(serializers.Serializer):
     """A new stack entry: ``vector`` + ``scale``, or a ``mask`` file (multipart) for a mask edit."""
 
     base_revision = serializers.IntegerField(min_value=0, help_text="The revision your change was made from.")
+    op_id = serializers.CharField(max_length=64, required=False, allow_null=True, default=None,
+                                  help_text="Your id of this operation; a repeat is applied once.")
     vector = serializers.IntegerField(required=False, allow_null=True, default=None)
     scale = serializers.FloatField(required=False, allow_null=True, default=None)
     mask = serializers.FileField(required=False, allow_null=True, default=None)
@@ -80,8 +83,17 @@ class EntryCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class EntryScaleSerializer(serializers.Serializer):
-    """A vector entry's new scale."""
+class EntryChangeSerializer(serializers.Serializer):
+    """Changes to an entry's properties: its scale (vector entries), whether it is applied, its position."""
 
     base_revision = serializers.IntegerField(min_value=0)
-    scale = serializers.FloatField()
+    op_id = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+    scale = serializers.FloatField(required=False)
+    enabled = serializers.BooleanField(required=False)
+    position = serializers.IntegerField(required=False, min_value=0)
+
+    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        """At least one property to change."""
+        if not {"scale", "enabled", "position"} & set(attrs):
+            raise serializers.ValidationError("Give scale, enabled or position.")
+        return attrs

@@ -1,31 +1,60 @@
-"""Edit-session changes: create, join, and stack operations checked against the session's revision.
+"""Edit-session changes: create, join, the revisioned stack operations, and render coalescing.
 
-Every stack operation names the revision it was made from; if the stack has moved on since,
-it is refused with ``StaleRevision`` (409) so that no participant's change is lost silently.
-REST views call these today; the live WebSocket consumers will call the same functions.
+Every stack operation goes through :func:`apply_stack_operation`, which the REST views, the
+session WebSocket consumer and jobs all call. The server is authoritative (as in Figma's
+multiplayer): operations are applied one at a time under the session's row lock, each bumps
+``revision``, is persisted, and is broadcast (``session.stack_changed``) after commit.
+
+* Each operation names ``base_revision``, the revision its sender had seen, and optionally an
+  ``op_id`` chosen by the client; a repeated op id is applied once (the repeat answers with the
+  current state and ``duplicate`` set), so a client may resend after a reconnect.
+* Property changes (scale, enabled, position) are last-writer-wins per property: they apply
+  whatever happened since ``base_revision``, because they do not depend on the rest of the stack.
+* A mask edit is painted on the image of ``base_revision``; if the stack has changed since, it
+  is refused with ``StaleRevision`` (409) and the client repaints on the current image.
+* A base revision newer than the session's is refused (``invalid_revision``).
+
+After every change the session is rendered on the ``preview`` queue, at most one render in
+flight per session: :func:`schedule_render` queues one only when none is in flight, the worker
+claims the newest state when it starts (:func:`claim_render`) and, when it finishes
+(:func:`finish_render`), queues the next one if the revision moved on meanwhile. So however fast
+a slider moves, the worker renders about one state per render time, and the last state is
+always rendered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
 
 from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from webapp import events
 from webapp.annotations.masks import decode_mask, encode_mask
 from webapp.assets import storage
 from webapp.assets.models import Image
-from webapp.errors import Conflict, InvalidInput
+from webapp.errors import Conflict, InvalidInput, ServiceError
 from webapp.library import services as library
 from webapp.library.models import EditVector
 from webapp.teams.permissions import Action, require
 
-from .models import EditSession, StackEntry
+from .models import EditSession, StackEntry, StackOperation
+
+logger = logging.getLogger(__name__)
+
+OperationKind = Literal["add_vector", "add_mask_edit", "set_scale", "set_enabled", "move", "remove"]
+ENTRY_OPERATIONS = frozenset({"set_scale", "set_enabled", "move", "remove"})
+MAX_OP_ID_LENGTH = 64
+# A render not finished after this long (its worker died) no longer blocks the next one.
+RENDER_STALL = timedelta(seconds=30)
 
 
 class StaleRevision(Conflict):
-    """A stack operation was made from an old revision; ``session`` is the current state."""
+    """A mask edit was painted on an older image of the stack; ``session`` is the current state."""
 
     code = "stale_revision"
 
@@ -35,6 +64,38 @@ class StaleRevision(Conflict):
             "reload it and apply your change again."
         )
         self.session = session
+
+
+class UnknownEntryError(ServiceError):
+    """The operation names a stack entry this session does not have (any more)."""
+
+    status = 404
+    code = "unknown_entry"
+
+
+@dataclass(frozen=True)
+class StackOperationRequest:
+    """One stack operation as a client sent it (fields beyond ``kind`` depend on the kind)."""
+
+    kind: OperationKind
+    base_revision: int
+    op_id: str | None = None
+    entry_id: int | None = None
+    vector: EditVector | None = None
+    scale: float | None = None
+    enabled: bool | None = None
+    position: int | None = None
+    mask: bytes | None = None
+
+
+@dataclass(frozen=True)
+class AppliedOperation:
+    """The result of an operation: the session at its new revision, the entry it touched."""
+
+    session: EditSession
+    revision: int
+    entry_id: int | None
+    duplicate: bool
 
 
 def create_session(user: Any, image: Image, title: str = "") -> EditSession:
@@ -53,21 +114,105 @@ def join_session(user: Any, session: EditSession) -> EditSession:
     return session
 
 
-def _change_stack(
-    user: Any, session: EditSession, base_revision: int, change: Callable[[EditSession], None]
-) -> EditSession:
-    """Apply ``change`` under the session's row lock if ``base_revision`` is current; bump the revision."""
+def apply_stack_operation(
+    user: Any, session: EditSession, request: StackOperationRequest
+) -> AppliedOperation:
+    """Check, apply, persist and broadcast one stack operation (owners and editors); see the module doc."""
     require(user, session.image.team, Action.EDIT)
-    with transaction.atomic():
+    _check_request(request)
+    model = session.image.model
+    encoded_mask = None
+    if request.kind == "add_vector":
+        assert request.vector is not None
+        scale = request.vector.default_scale if request.scale is None else request.scale
+        library.check_applicable(request.vector, model, scale)
+    if request.kind == "add_mask_edit":
+        assert request.mask is not None
+        colours = list(model.labels.order_by("index").values_list("colour", flat=True))
+        encoded_mask = encode_mask(decode_mask(request.mask, model.resolution, len(colours)), colours)
+    with storage.new_files() as files, transaction.atomic():
         locked = EditSession.objects.select_for_update().get(pk=session.pk)
-        if locked.revision != base_revision:
+        if request.base_revision > locked.revision:
+            raise InvalidInput(
+                f"base_revision {request.base_revision} is newer than the session's revision "
+                f"{locked.revision}.",
+                code="invalid_revision",
+                details={"revision": locked.revision},
+            )
+        if request.op_id and (done := locked.operations.filter(op_id=request.op_id).first()) is not None:
+            return AppliedOperation(locked, locked.revision, done.entry_id, duplicate=True)
+        if request.kind == "add_mask_edit" and request.base_revision != locked.revision:
             raise StaleRevision(locked)
-        change(locked)
+        entry_id = _change(user, locked, request, files, encoded_mask)
         locked.revision += 1
-        locked.save(update_fields=["revision", "updated_at"])
+        schedule_render(locked)
+        locked.save(update_fields=["revision", "render_queued_at", "updated_at"])
+        if request.op_id:
+            StackOperation.objects.create(session=locked, op_id=request.op_id, kind=request.kind,
+                                          revision=locked.revision, entry_id=entry_id, user=user)
         events.publish_after_commit(events.session_group(locked.pk), events.stack_changed(locked))
     session.refresh_from_db()
-    return session
+    return AppliedOperation(session, session.revision, entry_id, duplicate=False)
+
+
+def _check_request(request: StackOperationRequest) -> None:
+    """Refuse an operation that lacks the fields its kind needs."""
+    if request.base_revision < 0:
+        raise InvalidInput("base_revision must be 0 or more.", code="invalid_revision")
+    if request.op_id is not None and not 0 < len(request.op_id) <= MAX_OP_ID_LENGTH:
+        raise InvalidInput(f"op_id must be 1 to {MAX_OP_ID_LENGTH} characters.", code="invalid_op_id")
+    needs = {
+        "add_vector": request.vector is not None,
+        "add_mask_edit": request.mask is not None,
+        "set_scale": request.scale is not None,
+        "set_enabled": request.enabled is not None,
+        "move": request.position is not None,
+        "remove": True,
+    }
+    if request.kind not in needs:
+        raise InvalidInput(f"Unknown stack operation {request.kind!r}.", code="unknown_operation")
+    if not needs[request.kind] or (request.kind in ENTRY_OPERATIONS and request.entry_id is None):
+        raise InvalidInput(f"The {request.kind} operation is missing a field.", code="invalid_operation")
+
+
+def _change(user: Any, locked: EditSession, request: StackOperationRequest, files: storage.NewFiles,
+            encoded_mask: bytes | None) -> int | None:
+    """Make the operation's change to the locked session's entries; the id of the entry it touched."""
+    if request.kind == "add_vector":
+        assert request.vector is not None
+        scale = request.vector.default_scale if request.scale is None else request.scale
+        entry = StackEntry.objects.create(session=locked, position=_next_position(locked),
+                                          kind=StackEntry.Kind.VECTOR, vector=request.vector, scale=scale,
+                                          created_by=user)
+        library.record_use(request.vector)
+        return entry.pk
+    if request.kind == "add_mask_edit":
+        assert encoded_mask is not None
+        folder = f"teams/{locked.image.team_id}/sessions"
+        name = files.write(storage.unique_name(folder, ".png"), encoded_mask)
+        entry = StackEntry.objects.create(session=locked, position=_next_position(locked),
+                                          kind=StackEntry.Kind.MASK_EDIT, mask=name, created_by=user)
+        return entry.pk
+    entry = locked.entries.select_related("vector__model").filter(pk=request.entry_id).first()
+    if entry is None:
+        raise UnknownEntryError(
+            f"This session has no stack entry {request.entry_id} (it may have been removed).",
+            details={"entry": request.entry_id},
+        )
+    if request.kind == "set_scale":
+        if entry.kind != StackEntry.Kind.VECTOR or entry.vector is None:
+            raise InvalidInput("Only vector entries have a scale.", code="not_a_vector_entry")
+        assert request.scale is not None
+        library.check_applicable(entry.vector, locked.image.model, request.scale)
+        StackEntry.objects.filter(pk=entry.pk).update(scale=request.scale)
+    elif request.kind == "set_enabled":
+        StackEntry.objects.filter(pk=entry.pk).update(enabled=bool(request.enabled))
+    elif request.kind == "move":
+        assert request.position is not None
+        _move(locked, entry, request.position)
+    else:
+        _remove(locked, entry)
+    return entry.pk
 
 
 def _next_position(session: EditSession) -> int:
@@ -76,81 +221,89 @@ def _next_position(session: EditSession) -> int:
     return 0 if last is None else last + 1
 
 
-def add_vector_entry(
-    user: Any, session: EditSession, base_revision: int, vector: EditVector, scale: float
-) -> EditSession:
-    """Push ``vector`` at ``scale``; refused for a vector of another model or a scale out of its range."""
-    library.check_applicable(vector, session.image.model, scale)
-
-    def change(locked: EditSession) -> None:
-        StackEntry.objects.create(
-            session=locked,
-            position=_next_position(locked),
-            kind=StackEntry.Kind.VECTOR,
-            vector=vector,
-            scale=scale,
-            created_by=user,
-        )
-        library.record_use(vector)
-
-    return _change_stack(user, session, base_revision, change)
+def _renumber(ordered: list[StackEntry]) -> None:
+    """Store positions 0, 1, 2 ... in the given order."""
+    for position, entry in enumerate(ordered):
+        if entry.position != position:
+            StackEntry.objects.filter(pk=entry.pk).update(position=position)
 
 
-def add_mask_edit_entry(user: Any, session: EditSession, base_revision: int, mask: bytes) -> EditSession:
+def _move(locked: EditSession, entry: StackEntry, position: int) -> None:
+    """Put ``entry`` at ``position`` (clamped to the stack), the others keeping their order."""
+    others = [e for e in locked.entries.order_by("position", "id") if e.pk != entry.pk]
+    position = max(0, min(position, len(others)))
+    _renumber([*others[:position], entry, *others[position:]])
+
+
+def _remove(locked: EditSession, entry: StackEntry) -> None:
+    """Delete ``entry`` (and, after commit, its mask file); the entries after it move up."""
+    mask = entry.mask.name
+    entry.delete()
+    _renumber(list(locked.entries.order_by("position", "id")))
+    if mask:
+        transaction.on_commit(lambda: storage.delete_files([mask]))
+
+
+def add_vector_entry(user: Any, session: EditSession, base_revision: int, vector: EditVector,
+                     scale: float | None = None, *, op_id: str | None = None) -> EditSession:
+    """Push ``vector`` at ``scale`` (default: its default scale); refused for another model's vector."""
+    request = StackOperationRequest("add_vector", base_revision, op_id, vector=vector, scale=scale)
+    return apply_stack_operation(user, session, request).session
+
+
+def add_mask_edit_entry(user: Any, session: EditSession, base_revision: int, mask: bytes, *,
+                        op_id: str | None = None) -> EditSession:
     """Push an edited part mask (a PNG of label indices, checked like annotations) onto the stack."""
-    model = session.image.model
-    colours = list(model.labels.order_by("index").values_list("colour", flat=True))
-    encoded = encode_mask(decode_mask(mask, model.resolution, len(colours)), colours)
-    with storage.new_files() as files:
-
-        def change(locked: EditSession) -> None:
-            name = files.write(storage.unique_name(f"teams/{model.team_id}/sessions", ".png"), encoded)
-            StackEntry.objects.create(
-                session=locked,
-                position=_next_position(locked),
-                kind=StackEntry.Kind.MASK_EDIT,
-                mask=name,
-                created_by=user,
-            )
-
-        return _change_stack(user, session, base_revision, change)
+    request = StackOperationRequest("add_mask_edit", base_revision, op_id, mask=mask)
+    return apply_stack_operation(user, session, request).session
 
 
-def set_entry_scale(user: Any, entry: StackEntry, base_revision: int, scale: float) -> EditSession:
-    """Change the scale of a vector entry."""
-    if entry.kind != StackEntry.Kind.VECTOR or entry.vector is None:
-        raise InvalidInput("Only vector entries have a scale.", code="not_a_vector_entry")
-    library.check_applicable(entry.vector, entry.session.image.model, scale)
-
-    def change(locked: EditSession) -> None:
-        StackEntry.objects.filter(pk=entry.pk).update(scale=scale)
-
-    return _change_stack(user, entry.session, base_revision, change)
+def set_entry_scale(user: Any, entry: StackEntry, base_revision: int, scale: float, *,
+                    op_id: str | None = None) -> EditSession:
+    """Change the scale of a vector entry (within the vector's allowed range)."""
+    request = StackOperationRequest("set_scale", base_revision, op_id, entry_id=entry.pk, scale=scale)
+    return apply_stack_operation(user, entry.session, request).session
 
 
-def remove_entry(user: Any, entry: StackEntry, base_revision: int) -> EditSession:
+def set_entry_enabled(user: Any, entry: StackEntry, base_revision: int, enabled: bool, *,
+                      op_id: str | None = None) -> EditSession:
+    """Enable or disable an entry (a disabled entry stays in the stack but is not applied)."""
+    request = StackOperationRequest("set_enabled", base_revision, op_id, entry_id=entry.pk, enabled=enabled)
+    return apply_stack_operation(user, entry.session, request).session
+
+
+def move_entry(user: Any, entry: StackEntry, base_revision: int, position: int, *,
+               op_id: str | None = None) -> EditSession:
+    """Move an entry to ``position`` in the stack."""
+    request = StackOperationRequest("move", base_revision, op_id, entry_id=entry.pk, position=position)
+    return apply_stack_operation(user, entry.session, request).session
+
+
+def remove_entry(
+    user: Any, entry: StackEntry, base_revision: int, *, op_id: str | None = None
+) -> EditSession:
     """Remove an entry; the entries after it move up one position."""
-
-    def change(locked: EditSession) -> None:
-        mask = entry.mask.name
-        entry.delete()
-        for position, later in enumerate(locked.entries.order_by("position", "id")):
-            if later.position != position:
-                StackEntry.objects.filter(pk=later.pk).update(position=position)
-        if mask:
-            transaction.on_commit(lambda: storage.delete_files([mask]))
-
-    return _change_stack(user, entry.session, base_revision, change)
+    request = StackOperationRequest("remove", base_revision, op_id, entry_id=entry.pk)
+    return apply_stack_operation(user, entry.session, request).session
 
 
 def attach_result_vector(entry: StackEntry, vector: EditVector) -> StackEntry:
-    """Link the vector an optimisation job made from a mask-edit entry (called by the job)."""
+    """Link the vector an optimisation job made from a mask-edit entry (called by the job).
+
+    The rendered image changes (the mask edit now counts, at scale 1), so the revision goes up.
+    """
     if entry.kind != StackEntry.Kind.MASK_EDIT:
         raise InvalidInput("Only mask edits produce vectors.", code="not_a_mask_edit")
     library.check_applicable(vector, entry.session.image.model, vector.default_scale)
-    entry.result_vector = vector
-    entry.save(update_fields=["result_vector"])
-    events.publish_after_commit(events.session_group(entry.session_id), events.vector_ready(entry))
+    with transaction.atomic():
+        locked = EditSession.objects.select_for_update().get(pk=entry.session_id)
+        entry.result_vector = vector
+        entry.save(update_fields=["result_vector"])
+        locked.revision += 1
+        schedule_render(locked)
+        locked.save(update_fields=["revision", "render_queued_at", "updated_at"])
+        events.publish_after_commit(events.session_group(locked.pk), events.vector_ready(entry))
+        events.publish_after_commit(events.session_group(locked.pk), events.stack_changed(locked))
     return entry
 
 
@@ -161,3 +314,111 @@ def delete_session(user: Any, session: EditSession) -> None:
     with transaction.atomic():
         session.delete()
         transaction.on_commit(lambda: storage.delete_files(masks))
+
+
+def schedule_render(locked: EditSession) -> bool:
+    """Mark a render of ``locked`` (row-locked, saved by the caller) as queued unless one is in flight.
+
+    The task is sent after commit; returns whether one was queued (False: the render in flight
+    will pick up the newest state when it finishes).
+    """
+    now = timezone.now()
+    if locked.render_queued_at is not None and now - locked.render_queued_at < RENDER_STALL:
+        return False
+    locked.render_queued_at = now
+    session_id = locked.pk
+    transaction.on_commit(lambda: _enqueue_render(session_id))
+    return True
+
+
+def _enqueue_render(session_id: int) -> None:
+    """Send the render task; an unreachable broker clears the mark so the next change retries."""
+    from .tasks import render_session
+
+    try:
+        render_session.apply_async(args=(session_id,), queue="preview")
+    except OperationalError as error:
+        logger.warning("could not queue the render of session %s: %s", session_id, error)
+        EditSession.objects.filter(pk=session_id).update(render_queued_at=None)
+
+
+def request_render(user: Any, session: EditSession, segmentation: bool = False) -> bool:
+    """Ask for a render of the current state (any member; e.g. a client that (re)connects).
+
+    With ``segmentation`` the next frame also carries the branch's segmentation. Returns whether
+    a render was queued now (False: one is in flight and the next one will include the request).
+    """
+    require(user, session.image.team, Action.VIEW)
+    with transaction.atomic():
+        locked = EditSession.objects.select_for_update().get(pk=session.pk)
+        if segmentation:
+            locked.segmentation_requested = True
+        queued = schedule_render(locked)
+        locked.save(update_fields=["render_queued_at", "segmentation_requested"])
+    return queued
+
+
+@dataclass(frozen=True)
+class RenderState:
+    """What one render of a session needs, read from the database (no torch)."""
+
+    session_id: int
+    revision: int
+    model_id: int
+    model_path: str
+    weights_hash: str
+    latent_path: str
+    vectors: tuple[tuple[str, float], ...]
+    segmentation: bool
+
+
+def claim_render(session_id: int) -> RenderState | None:
+    """The newest state of a session for the render that is starting (worker side); None if deleted.
+
+    Applied are the enabled entries in order: vector entries at their scales, mask edits through
+    the vector optimised from them at scale 1 (a mask edit without one changes nothing yet).
+    """
+    with transaction.atomic():
+        locked = EditSession.objects.select_for_update().filter(pk=session_id).first()
+        if locked is None:
+            return None
+        segmentation, locked.segmentation_requested = locked.segmentation_requested, False
+        locked.save(update_fields=["segmentation_requested"])
+        entries = locked.entries.filter(enabled=True).select_related("vector", "result_vector")
+        vectors = []
+        for entry in entries.order_by("position", "id"):
+            if entry.vector is not None:
+                vectors.append((entry.vector.vector.path, float(entry.scale or 0.0)))
+            elif entry.result_vector is not None:
+                vectors.append((entry.result_vector.vector.path, 1.0))
+        image = locked.image
+        model = image.model
+        return RenderState(
+            session_id=locked.pk,
+            revision=locked.revision,
+            model_id=model.pk,
+            model_path=model.path,
+            weights_hash=model.weights_hash,
+            latent_path=image.latent.path if image.latent else "",
+            vectors=tuple(vectors),
+            segmentation=segmentation,
+        )
+
+
+def finish_render(session_id: int, revision: int, rendered: bool) -> bool:
+    """Record a finished render (worker side); queue the next one if the state moved on meanwhile.
+
+    Returns whether another render was queued.
+    """
+    with transaction.atomic():
+        locked = EditSession.objects.select_for_update().filter(pk=session_id).first()
+        if locked is None:
+            return False
+        locked.render_queued_at = None
+        if rendered:
+            locked.rendered_revision = max(locked.rendered_revision, revision)
+        again = (rendered and locked.revision > revision) or locked.segmentation_requested
+        if again:
+            schedule_render(locked)
+        locked.save(update_fields=["render_queued_at", "rendered_revision"])
+    return again

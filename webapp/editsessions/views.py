@@ -23,8 +23,8 @@ from . import services
 from .models import EditSession, StackEntry
 from .serializers import (
     EditSessionSerializer,
+    EntryChangeSerializer,
     EntryCreateSerializer,
-    EntryScaleSerializer,
     SessionCreateSerializer,
 )
 
@@ -119,10 +119,11 @@ class EntryListView(APIView):
         try:
             if data["vector"] is not None:
                 vector = get_team_object_or_404(request.user, EditVector, data["vector"], Action.VIEW)
-                services.add_vector_entry(request.user, session, data["base_revision"], vector, data["scale"])
+                services.add_vector_entry(request.user, session, data["base_revision"], vector, data["scale"],
+                                          op_id=data["op_id"])
             else:
                 services.add_mask_edit_entry(
-                    request.user, session, data["base_revision"], data["mask"].read()
+                    request.user, session, data["base_revision"], data["mask"].read(), op_id=data["op_id"]
                 )
         except services.StaleRevision as stale:
             raise _conflict(stale) from stale
@@ -130,19 +131,28 @@ class EntryListView(APIView):
 
 
 class EntryDetailView(APIView):
-    """Change a vector entry's scale, or remove an entry (owners and editors)."""
+    """Change an entry's scale, enabled flag or position, or remove it (owners and editors)."""
 
-    @extend_schema(request=EntryScaleSerializer, responses={200: EditSessionSerializer, 409: STALE})
+    @extend_schema(request=EntryChangeSerializer, responses={200: EditSessionSerializer})
     def patch(self, request: Request, pk: int, entry_pk: int) -> Response:
-        """Set the scale; 409 if base_revision is stale."""
+        """Set the scale, enabled flag and/or position (last writer wins per property)."""
         entry = _entry(request, pk, entry_pk, Action.EDIT)
-        serializer = EntryScaleSerializer(data=request.data)
+        serializer = EntryChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            session = services.set_entry_scale(request.user, entry, data["base_revision"], data["scale"])
-        except services.StaleRevision as stale:
-            raise _conflict(stale) from stale
+        session, base, op_id = entry.session, data["base_revision"], data["op_id"]
+        changes = [
+            ("set_scale", {"scale": data.get("scale")}),
+            ("set_enabled", {"enabled": data.get("enabled")}),
+            ("move", {"position": data.get("position")}),
+        ]
+        for number, (kind, fields) in enumerate(changes):
+            if next(iter(fields.values())) is None:
+                continue
+            operation = services.StackOperationRequest(
+                kind, base, f"{op_id}.{number}" if op_id else None, entry_id=entry.pk, **fields  # type: ignore[arg-type]
+            )
+            session = services.apply_stack_operation(request.user, session, operation).session
         return _session_response(session)
 
     @extend_schema(
@@ -158,11 +168,7 @@ class EntryDetailView(APIView):
             raise InvalidInput(
                 "Give ?base_revision=N (the revision you are removing from).", code="invalid_revision"
             ) from error
-        try:
-            session = services.remove_entry(request.user, entry, base_revision)
-        except services.StaleRevision as stale:
-            raise _conflict(stale) from stale
-        return _session_response(session)
+        return _session_response(services.remove_entry(request.user, entry, base_revision))
 
 
 class EntryMaskView(APIView):

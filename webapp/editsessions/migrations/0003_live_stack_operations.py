@@ -6,48 +6,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('editsessions', '0002_alter_stackentry_vector'),
+        ("editsessions", "0002_alter_stackentry_vector"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='editsession',
-            name='render_queued_at',
+            model_name="editsession",
+            name="render_queued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='editsession',
-            name='rendered_revision',
+            model_name="editsession",
+            name="rendered_revision",
             field=models.IntegerField(default=-1),
         ),
         migrations.AddField(
-            model_name='editsession',
-            name='segmentation_requested',
+            model_name="editsession",
+            name="segmentation_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='stackentry',
-            name='enabled',
-            field=models.BooleanField(default=True, help_text='Disabled entries are kept but not applied.'),
+            model_name="stackentry",
+            name="enabled",
+            field=models.BooleanField(default=True, help_text="Disabled entries are kept but not applied."),
         ),
         migrations.CreateModel(
-            name='StackOperation',
+            name="StackOperation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('op_id', models.CharField(max_length=64)),
-                ('kind', models.CharField(max_length=32)),
-                ('revision', models.PositiveIntegerField(help_text="The session's revision after the operation.")),
-                ('entry_id', models.PositiveIntegerField(blank=True, help_text='The entry it created or changed.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='operations', to='editsessions.editsession')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("op_id", models.CharField(max_length=64)),
+                ("kind", models.CharField(max_length=32)),
+                (
+                    "revision",
+                    models.PositiveIntegerField(help_text="The session's revision after the operation."),
+                ),
+                (
+                    "entry_id",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="The entry it created or changed.", null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="operations",
+                        to="editsessions.editsession",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session_id', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('session', 'op_id'), name='one_op_id_per_session')],
+                "ordering": ["session_id", "id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("session", "op_id"), name="one_op_id_per_session")
+                ],
             },
         ),
     ]

@@ -10,7 +10,7 @@ from webapp.assets.models import Image
 from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import checked_model, device_of, latent_bytes
+from webapp.jobs.runners.common import checked_model, latent_bytes
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,12 @@ class RenderOutput:
 
 def compute(job: Job, hooks: JobHooks) -> RenderOutput:
     """Map the seed to W+ at the image's truncation and synthesize it."""
-    import torch
-
-    from editing_engine.generator import seed_to_z, to_uint8_image
-    from editing_engine.rendering import encode_png
+    from editing_engine.rendering import encode_png, render_latent, seed_latent
 
     image = Image.objects.select_related("model").get(pk=job.parameters["image"])
     loaded = checked_model(image.model)
-    generator = loaded.generator
-    with torch.no_grad():
-        z = seed_to_z(int(image.seed), generator.config.z_dim).to(device_of(loaded))
-        ws = generator.mapping(z, truncation_psi=float(image.truncation_psi))
-        pixels = to_uint8_image(generator.synthesis(ws, noise_mode="const")[0])
+    ws = seed_latent(loaded.generator, int(image.seed), float(image.truncation_psi))
+    pixels, _ = render_latent(loaded.generator, ws)
     hooks.progress(1, 1, 0.0)
     source = {"seed": image.seed, "truncation_psi": image.truncation_psi, "job": job.pk}
     return RenderOutput(png=encode_png(pixels), latent=latent_bytes(ws, loaded.weights_hash, source))
