@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# The real S3-compatible server (moto's server mode) fixture, for the media-storage tests.
+pytest_plugins = ["tests.s3_server"]
+
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -36,9 +36,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_value(name: str) -> str:
+    """A variable's value, or the content of the file named by ``<name>_FILE`` (Docker/systemd secrets)."""
+    value = os.environ.get(name, "")
+    secret_file = os.environ.get(f"{name}_FILE", "")
+    if not value and secret_file:
+        try:
+            return Path(secret_file).read_text().strip()
+        except OSError as error:
+            raise ImproperlyConfigured(f"{name}_FILE={secret_file!r} cannot be read: {error}") from error
+    return value
+
+
 def env_required_unless_debug(name: str, debug_default: str) -> str:
     """Read a variable that production must set; DEBUG runs fall back to ``debug_default``."""
-    value = os.environ.get(name, "")
+    value = env_value(name)
     if value:
         return value
     if DEBUG:
@@ -77,6 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz answers before host checks and HTTPS redirects: probes come by IP over plain HTTP.
+    "webapp.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,6 +159,42 @@ STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
+# Media storage (docs/operations.md, "Media storage"): "filesystem" keeps files under MEDIA_ROOT (a
+# shared filesystem when processes run on several hosts); "s3" keeps them in an S3-compatible bucket
+# (MinIO, AWS S3) through django-storages. Workers cache downloaded files and models (by weights
+# hash) under PARTEDIT_CACHE_DIR.
+PARTEDIT_STORAGE = os.environ.get("PARTEDIT_STORAGE", "filesystem")
+PARTEDIT_CACHE_DIR = Path(os.environ.get("PARTEDIT_CACHE_DIR") or VAR_DIR / "cache")
+if PARTEDIT_STORAGE == "filesystem":
+    _MEDIA_STORAGE: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif PARTEDIT_STORAGE == "s3":
+    if not os.environ.get("PARTEDIT_S3_BUCKET"):
+        raise ImproperlyConfigured("PARTEDIT_S3_BUCKET must be set when PARTEDIT_STORAGE=s3")
+    _s3_endpoint = os.environ.get("PARTEDIT_S3_ENDPOINT_URL") or None
+    _MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["PARTEDIT_S3_BUCKET"],
+            "endpoint_url": _s3_endpoint,
+            "region_name": os.environ.get("PARTEDIT_S3_REGION") or None,
+            # Unset: boto3's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, an instance role).
+            "access_key": env_value("PARTEDIT_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_value("PARTEDIT_S3_SECRET_ACCESS_KEY") or None,
+            # MinIO and most self-hosted stores want path-style URLs.
+            "addressing_style": "path" if _s3_endpoint else None,
+            "signature_version": "s3v4",
+            # Names are fresh UUIDs: no existence check before each upload.
+            "file_overwrite": True,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"PARTEDIT_STORAGE must be filesystem or s3; got {PARTEDIT_STORAGE!r}")
+STORAGES = {
+    "default": _MEDIA_STORAGE,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -174,6 +224,8 @@ _torch_threads = os.environ.get("PARTEDIT_TORCH_THREADS", "").strip() or "0"
 if not _torch_threads.isdecimal():
     raise ImproperlyConfigured(f"PARTEDIT_TORCH_THREADS must be a whole number >= 0; got {_torch_threads!r}")
 PARTEDIT_TORCH_THREADS = int(_torch_threads)
+# Port of a worker's own GET /healthz listener (webapp/worker_health.py); 0 or unset: none.
+PARTEDIT_WORKER_HEALTH_PORT = int(os.environ.get("PARTEDIT_WORKER_HEALTH_PORT") or "0")
 
 # Celery (webapp/celery.py reads every CELERY_* name below).
 CELERY_BROKER_URL = REDIS_URL

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from webapp.assets.models import GeneratorModel
-from webapp.assets.storage import media_path
+from webapp.assets.storage import open_stored, read_bytes
 from webapp.teams.models import Team
 
 from .coco import categories, mask_annotations
@@ -60,7 +60,7 @@ def coco_document(team: Team, versions: list[AnnotationVersion]) -> dict[str, An
     category_list, category_ids = categories(triples, {model.pk: model.name for model in models})
     annotations: list[dict[str, Any]] = []
     for version in versions:
-        with PILImage.open(media_path(version.mask.name)) as mask:
+        with open_stored(version.mask.name) as file, PILImage.open(file) as mask:
             values = np.asarray(mask, dtype=np.uint8)
         ids = {
             index: cid
@@ -90,10 +90,10 @@ def team_coco_zip(team: Team) -> IO[bytes]:
         archive.writestr("annotations.json", json.dumps(document, indent=1))
         for version, entry in zip(versions, document["images"], strict=True):
             image = version.image
-            archive.write(media_path(version.mask.name), entry["partedit"]["mask_file"])
+            archive.writestr(entry["partedit"]["mask_file"], read_bytes(version.mask.name))
             if image.normalized:
-                archive.write(media_path(image.normalized.name), entry["file_name"])
+                archive.writestr(entry["file_name"], read_bytes(image.normalized.name))
             if image.original:
-                archive.write(media_path(image.original.name), entry["partedit"]["original_file"])
+                archive.writestr(entry["partedit"]["original_file"], read_bytes(image.original.name))
     archive_file.seek(0)
     return archive_file

@@ -14,7 +14,7 @@ from webapp.errors import Conflict, InvalidInput
 from webapp.teams.models import Team
 from webapp.teams.permissions import Action, require
 
-from . import storage, uploads
+from . import model_store, storage, uploads
 from .model_files import describe_model_dir
 from .models import GeneratorModel, Image, PartLabel
 
@@ -31,6 +31,9 @@ def register_model(team: Team, path: Path, name: str = "") -> tuple[GeneratorMod
     """
     path = Path(path).resolve()
     description = describe_model_dir(path)
+    if not storage.is_filesystem():
+        # Worker hosts without this directory fetch the model from media storage (model_store).
+        model_store.publish_model_dir(path, description.weights_hash)
     with transaction.atomic():
         existing = GeneratorModel.objects.filter(team=team, weights_hash=description.weights_hash).first()
         if existing is not None:

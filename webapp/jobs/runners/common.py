@@ -11,7 +11,9 @@ import numpy as np
 from PIL import Image as PILImage
 
 from webapp.annotations.models import SegmentationBranch
+from webapp.assets.model_store import model_directory
 from webapp.assets.models import GeneratorModel, Image
+from webapp.assets.storage import local_copy, open_stored
 from webapp.editsessions.models import StackEntry
 from webapp.errors import InvalidInput
 
@@ -31,7 +33,7 @@ def checked_model(model: GeneratorModel) -> LoadedModel:
     """The worker's cached generator for ``model``; refused if its weights are not the registered ones."""
     from webapp.worker_runtime import loaded_model
 
-    loaded = loaded_model(Path(model.path))
+    loaded = loaded_model(model_directory(model.path, model.weights_hash))
     if loaded.weights_hash != model.weights_hash:
         raise InvalidInput(
             f"The weights at {model.path} are not the ones registered as model {model.name!r} "
@@ -51,7 +53,7 @@ def model_encoder(model: GeneratorModel, loaded: LoadedModel) -> Encoder | None:
     """The encoder stored with ``model`` (``<model dir>/encoder/``) on the generator's device, or None."""
     from editing_engine.encoder import load_encoder
 
-    folder = Path(model.path) / ENCODER_FOLDER
+    folder = model_directory(model.path, model.weights_hash) / ENCODER_FOLDER
     if not folder.is_dir():
         return None
     return load_encoder(folder, expected=loaded.config).to(device_of(loaded))
@@ -85,15 +87,15 @@ def image_latent(image: Image, loaded: LoadedModel) -> torch.Tensor:
     if not image.latent:
         raise InvalidInput(f"Image {image.pk} has no latent yet; embed it first.", code="no_latent")
     config = loaded.config
-    ws = load_latent(image.latent.path, loaded.weights_hash, (config.num_ws, config.w_dim))
+    ws = load_latent(local_copy(image.latent.name), loaded.weights_hash, (config.num_ws, config.w_dim))
     return ws.to(device_of(loaded))
 
 
-def label_map(path: str) -> np.ndarray:
+def label_map(name: str) -> np.ndarray:
     """A stored mask PNG (indexed or greyscale) as its ``[H, W]`` array of label indices."""
-    with PILImage.open(path) as mask:
+    with open_stored(name) as file, PILImage.open(file) as mask:
         if mask.mode not in ("L", "P"):
-            raise InvalidInput(f"The stored mask {path} is not a PNG of label indices.", code="invalid_mask")
+            raise InvalidInput(f"The stored mask {name} is not a PNG of label indices.", code="invalid_mask")
         return np.asarray(mask, dtype=np.uint8).copy()
 
 
@@ -110,7 +112,7 @@ def registered_branch(branch: SegmentationBranch, loaded: LoadedModel) -> Engine
         directory = Path(folder)
         document = {"format": BRANCH_FORMAT, "branch": branch.config, "metadata": {"record": branch.pk}}
         (directory / BRANCH_CONFIG_FILE).write_text(json.dumps(document))
-        (directory / BRANCH_WEIGHTS_FILE).symlink_to(Path(branch.weights.path).resolve())
+        (directory / BRANCH_WEIGHTS_FILE).symlink_to(local_copy(branch.weights.name))
         engine_branch = load_branch(directory, expected=loaded.config)
     return engine_branch.to(device_of(loaded))
 
@@ -133,6 +135,7 @@ def latent_before(entry: StackEntry, loaded: LoadedModel) -> torch.Tensor:
             vector, scale = previous.result_vector, 1.0
         else:
             continue
-        vectors.append(load_vector(vector.vector.path, loaded.weights_hash, (ws.shape[1], ws.shape[2])))
+        shape = (ws.shape[1], ws.shape[2])
+        vectors.append(load_vector(local_copy(vector.vector.name), loaded.weights_hash, shape))
         scales.append(scale)
     return apply_vectors(ws, vectors, scales) if vectors else ws

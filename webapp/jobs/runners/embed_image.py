@@ -10,6 +10,7 @@ from PIL import Image as PILImage
 
 from webapp.assets import services as assets
 from webapp.assets.models import Image
+from webapp.assets.storage import open_stored
 from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runners import Runner
@@ -39,7 +40,7 @@ def compute(job: Job, hooks: JobHooks) -> EmbedOutput:
     loaded = checked_model(image.model)
     encoder = model_encoder(image.model, loaded)
     perceptual = perceptual_distance(loaded)
-    with PILImage.open(image.normalized.path) as stored:
+    with open_stored(image.normalized.name) as file, PILImage.open(file) as stored:
         pixels = np.asarray(stored.convert("RGB"))
     # The target goes in on the generator's device (the engine keeps a tensor input where it is).
     target = image_to_tensor(pixels, loaded.config.resolution).to(device_of(loaded))

@@ -23,7 +23,7 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
         inputs.loaded.generator,
         inputs.branch,
         ws,
-        label_map(inputs.entry.mask.path),
+        label_map(inputs.entry.mask.name),
         perceptual=inputs.perceptual,
         encoder=inputs.encoder,
         config=replace(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from webapp.assets.storage import local_copy
 from webapp.jobs.models import Job
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runners import Runner
@@ -20,7 +21,9 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
     inputs = edit_inputs(job)
     entry = inputs.entry
     ws_original = latent_before(entry, inputs.loaded)
-    applied = load_vector(entry.vector.vector.path, inputs.loaded.weights_hash, tuple(ws_original.shape[1:]))
+    applied = load_vector(
+        local_copy(entry.vector.vector.name), inputs.loaded.weights_hash, tuple(ws_original.shape[1:])
+    )
     ws_edited = apply_vectors(ws_original, [applied], [float(entry.scale)])
     labels = list(entry.vector.labels.values_list("index", flat=True)) or applied.labels
     result = refine_edit(

@@ -47,7 +47,7 @@ def compute(job: Job, hooks: JobHooks) -> TrainedBranch:
     model = GeneratorModel.objects.get(pk=parameters["model"])
     loaded = checked_model(model)
     versions = AnnotationVersion.objects.filter(pk__in=parameters["annotations"]).select_related("image")
-    pairs = {v.pk: (image_latent(v.image, loaded), label_map(v.mask.path)) for v in versions}
+    pairs = {v.pk: (image_latent(v.image, loaded), label_map(v.mask.name)) for v in versions}
     train_ids, held_out_ids = split(list(pairs), int(parameters["held_out"]), seed)
     label_names = list(model.labels.order_by("index").values_list("name", flat=True))
     config = segmentation.BranchConfig.for_generator(
