@@ -62,10 +62,16 @@ def add_member(actor: Any, team: Team, username: str, role: str) -> Membership:
 
 
 def _check_keeps_an_owner(membership: Membership) -> None:
-    """Refuse a change that would leave the membership's team without an owner."""
+    """Refuse a change that would leave the membership's team without an owner (inside a transaction).
+
+    The team row is locked first (``SELECT ... FOR UPDATE`` that is really executed: Django drops
+    FOR UPDATE from ``count()``), so concurrent owner changes of one team run one after the other
+    and each counts the owners the previous one left.
+    """
     if membership.role != Role.OWNER:
         return
-    owners = Membership.objects.select_for_update().filter(team=membership.team_id, role=Role.OWNER)
+    Team.objects.select_for_update().filter(pk=membership.team_id).first()
+    owners = Membership.objects.filter(team=membership.team_id, role=Role.OWNER)
     if owners.count() <= 1:
         raise Conflict(
             "A team must keep at least one owner; make someone else owner first.", code="last_owner"
