@@ -570,19 +570,28 @@ def segment(generator: Generator, branch: SegmentationBranch, ws: torch.Tensor) 
 
 @torch.no_grad()
 def image_uncertainty(
-    generator: Generator, branch: SegmentationBranch, ws: torch.Tensor, batch_size: int = 16
+    generator: Generator,
+    branch: SegmentationBranch,
+    ws: torch.Tensor,
+    batch_size: int = 16,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
 ) -> torch.Tensor:
     """Per-image mean Jensen-Shannon divergence ``[N]`` (nats) of the ensemble on ``ws [N, num_ws, w_dim]``.
 
     The active-learning score: the images the members disagree on most are worth annotating first.
+    ``progress(images done, N, mean score so far)`` is called after each batch.
     """
     if ws.ndim != 3 or ws.shape[0] == 0:
         raise BranchError(f"ws must be a non-empty [N, num_ws, w_dim] tensor, got {list(ws.shape)}")
-    scores = [
-        segment(generator, branch, ws[start : start + batch_size]).uncertainty.mean(dim=(1, 2))
-        for start in range(0, ws.shape[0], batch_size)
-    ]
-    return torch.cat(scores).cpu()
+    scores: list[torch.Tensor] = []
+    for start in range(0, ws.shape[0], batch_size):
+        check_cancel(should_cancel, "uncertainty scoring")
+        batch = ws[start : start + batch_size]
+        scores.append(segment(generator, branch, batch).uncertainty.mean(dim=(1, 2)).cpu())
+        done = torch.cat(scores)
+        report(progress, done.shape[0], ws.shape[0], float(done.mean()))
+    return torch.cat(scores)
 
 
 # --- training --------------------------------------------------------------------------------

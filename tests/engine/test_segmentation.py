@@ -263,7 +263,12 @@ def test_image_uncertainty_is_the_mean_of_the_pixel_map(generator: Generator) ->
     branch = make_branch(generator.config, norm="layer", members=3).requires_grad_(False)
     torch.manual_seed(2)
     ws = generator.mapping(torch.randn(5, 32))
-    scores = image_uncertainty(generator, branch, ws, batch_size=2)
+    calls: list[tuple[int, int, float]] = []
+    scores = image_uncertainty(generator, branch, ws, batch_size=2, progress=lambda *c: calls.append(c))
+    assert [call[:2] for call in calls] == [(2, 5), (4, 5), (5, 5)]
+    assert calls[-1][2] == pytest.approx(float(scores.mean()))
+    with pytest.raises(Cancelled):
+        image_uncertainty(generator, branch, ws, batch_size=2, should_cancel=lambda: True)
     expected = torch.stack([segment(generator, branch, ws[i : i + 1]).uncertainty.mean() for i in range(5)])
     assert scores.shape == (5,)
     torch.testing.assert_close(scores, expected, rtol=1e-4, atol=1e-6)
