@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from webapp.assets.models import GeneratorModel
 from webapp.studio.context import SESSION_KEY
 from webapp.teams.models import Role, Team
-
-from .conftest import create_model
 
 PAGES = ["/dataset/", "/models/", "/jobs/", "/library/", "/sessions/", "/sample/"]
 EDIT_CONTROLS = ['id="open-sample"', 'id="open-upload"', 'id="open-train"']
@@ -61,14 +60,15 @@ def signed_in(user: Any) -> Client:
 
 
 @pytest.fixture
-def lab(make_user: Callable[[str], Any], make_team: Callable[..., Team]) -> dict[str, Any]:
+def lab(make_user: Callable[[str], Any], make_team: Callable[..., Team],
+        make_model: Callable[..., GeneratorModel]) -> dict[str, Any]:
     """A team with a user of each role and a model, plus an outsider with a team of their own."""
     users = {role: make_user(role) for role in Role.values}
     team = make_team("Face lab", {users[role]: role for role in Role.values})
     outsider = make_user("outsider")
     other = make_team("Other lab", {outsider: Role.OWNER})
-    return {"users": users, "team": team, "model": create_model(team), "outsider": outsider, "other": other,
-            "other_model": create_model(other, weights_hash="b" * 64)}
+    return {"users": users, "team": team, "model": make_model(team), "outsider": outsider, "other": other,
+            "other_model": make_model(other, weights_hash="b" * 64)}
 
 
 @pytest.mark.parametrize("path", ["/", *PAGES])

@@ -23,6 +23,9 @@ class AnnotationVersion(models.Model):
     mask = models.FileField(help_text="Indexed PNG of label indices at the image's normalized size.")
     label_pixels = models.JSONField(default=dict, help_text="Pixels per label index present in the mask.")
     note = models.CharField(max_length=200, blank=True)
+    is_done = models.BooleanField(
+        default=True, help_text="Marked finished by its annotator (false: a draft, e.g. an autosave)."
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

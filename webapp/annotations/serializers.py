@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from .models import AnnotationVersion, SegmentationBranch
 
@@ -13,6 +14,7 @@ class AnnotationVersionSerializer(serializers.ModelSerializer):
 
     author = serializers.CharField(source="author.username", read_only=True, default=None)
     parent_number = serializers.IntegerField(source="parent.number", read_only=True, default=None)
+    done = serializers.BooleanField(source="is_done", read_only=True)
     mask_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -24,6 +26,7 @@ class AnnotationVersionSerializer(serializers.ModelSerializer):
             "parent_number",
             "author",
             "note",
+            "done",
             "label_pixels",
             "created_at",
             "mask_url",
@@ -33,6 +36,12 @@ class AnnotationVersionSerializer(serializers.ModelSerializer):
     def get_mask_url(self, version: AnnotationVersion) -> str:
         """API path of the version's indexed PNG."""
         return reverse("annotation-mask", args=[version.pk])
+
+
+class OptionalBooleanField(serializers.BooleanField):
+    """A boolean whose absence from a form means its default (DRF's own reads a missing box as false)."""
+
+    default_empty_html = empty
 
 
 class AnnotationSaveSerializer(serializers.Serializer):
@@ -49,6 +58,9 @@ class AnnotationSaveSerializer(serializers.Serializer):
         help_text="Number of the version your mask was made from; omit or null for an image's first version.",
     )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    done = OptionalBooleanField(
+        required=False, default=True, help_text="Finished (default); false saves a draft (e.g. an autosave)."
+    )
 
 
 class SegmentationBranchSerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from webapp import events
 from webapp.assets import storage
@@ -36,10 +37,52 @@ def current_version(image: Image) -> AnnotationVersion | None:
     return image.annotation_versions.select_related("author").order_by("-number").first()
 
 
+ANNOTATION_STATES = ("none", "draft", "done")
+"""An image's annotation state: no version yet, a current version that is a draft, or one marked done."""
+
+
+def with_annotation_summary(images: QuerySet[Image]) -> QuerySet[Image]:
+    """``images`` annotated with their current version's number, done flag, author and save time."""
+    current = AnnotationVersion.objects.filter(image=OuterRef("pk")).order_by("-number")
+    return images.annotate(
+        annotation_number=Subquery(current.values("number")[:1]),
+        annotation_done=Subquery(current.values("is_done")[:1]),
+        annotation_author=Subquery(current.values("author__username")[:1]),
+        annotation_saved_at=Subquery(current.values("created_at")[:1]),
+    )
+
+
+def filter_by_annotation_state(images: QuerySet[Image], state: str) -> QuerySet[Image]:
+    """Images (from ``with_annotation_summary``) in annotation ``state``: none, draft or done."""
+    if state == "none":
+        return images.filter(annotation_number__isnull=True)
+    if state in ("draft", "done"):
+        return images.filter(annotation_done=state == "done")
+    raise InvalidInput(
+        f"Invalid value {state!r} for the filter 'annotation' (none, draft or done).", code="invalid_filter"
+    )
+
+
+def annotation_summary(image: Image) -> dict[str, Any]:
+    """The state of ``image``'s annotation for lists: state, current version number, author, time."""
+    if hasattr(image, "annotation_number"):
+        number, done = image.annotation_number, image.annotation_done
+        author, saved_at = image.annotation_author, image.annotation_saved_at
+    else:
+        version = current_version(image)
+        number, done = (version.number, version.is_done) if version else (None, None)
+        author = version.author.username if version and version.author else None
+        saved_at = version.created_at if version else None
+    state = "none" if number is None else ("done" if done else "draft")
+    return {"state": state, "version": number, "author": author, "saved_at": saved_at}
+
+
 def save_annotation_version(
-    user: Any, image: Image, mask: bytes, base_version: int | None, note: str = ""
+    user: Any, image: Image, mask: bytes, base_version: int | None, note: str = "", done: bool = True
 ) -> AnnotationVersion:
     """Save a new version of ``image``'s part mask, made from version ``base_version`` (None: first).
+
+    ``done`` says whether the annotator considers it finished (false: a draft such as an autosave).
 
     If ``base_version`` is not the current version the save is refused with ``StaleVersion``:
     nobody's work is overwritten silently.
@@ -62,6 +105,7 @@ def save_annotation_version(
                 mask=files.write(storage.unique_name(f"teams/{image.team_id}/annotations", ".png"), encoded),
                 label_pixels=label_pixels(values),
                 note=note.strip()[:200],
+                is_done=done,
                 author=user,
             )
             events.publish_after_commit(events.image_group(image.pk), events.annotation_saved(version))

@@ -8,13 +8,13 @@ from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.api.files import stored_file_response
 from webapp.api.filters import Filters, as_bool, filter_by_params
+from webapp.api.parsers import UPLOAD_PARSERS
 from webapp.assets.models import Image
 from webapp.errors import Conflict, PayloadTooLarge
 from webapp.teams.models import Team
@@ -36,7 +36,7 @@ class AnnotationListView(generics.ListAPIView):
     """An image's annotation versions, newest first; save a new version (annotators and up)."""
 
     serializer_class = AnnotationVersionSerializer
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     def get_queryset(self) -> QuerySet[AnnotationVersion]:
         image = get_team_object_or_404(self.request.user, Image, self.kwargs["pk"], Action.VIEW)
@@ -61,7 +61,7 @@ class AnnotationListView(generics.ListAPIView):
             raise PayloadTooLarge("The mask file is too large.", code="mask_too_large")
         try:
             version = services.save_annotation_version(
-                request.user, image, data["mask"].read(), data["base_version"], data["note"]
+                request.user, image, data["mask"].read(), data["base_version"], data["note"], data["done"]
             )
         except services.StaleVersion as stale:
             current = AnnotationVersionSerializer(stale.current).data if stale.current else None

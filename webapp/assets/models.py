@@ -94,6 +94,9 @@ class Image(models.Model):
     )
     normalized = models.FileField(blank=True, help_text="RGB PNG at the model's resolution.")
     latent = models.FileField(blank=True, help_text="W+ latent (safetensors).")
+    reconstruction = models.FileField(
+        blank=True, help_text="The latent rendered by the generator (PNG), to compare with the photo."
+    )
     embedding_error = models.FloatField(
         null=True, blank=True, help_text="Reconstruction error of the latent."
     )

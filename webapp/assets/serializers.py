@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from webapp.annotations.services import ANNOTATION_STATES, annotation_summary
 
 from .models import GeneratorModel, Image, PartLabel
 
@@ -39,10 +44,20 @@ class GeneratorModelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AnnotationStateSerializer(serializers.Serializer):
+    """Where an image's annotation stands: none, a draft or done; its current version, author and time."""
+
+    state = serializers.ChoiceField(choices=ANNOTATION_STATES)
+    version = serializers.IntegerField(allow_null=True)
+    author = serializers.CharField(allow_null=True)
+    saved_at = serializers.DateTimeField(allow_null=True)
+
+
 class ImageSerializer(serializers.ModelSerializer):
     """An image, with links to its files (downloads check permissions like every endpoint)."""
 
     files = serializers.SerializerMethodField()
+    annotation = serializers.SerializerMethodField()
 
     class Meta:
         model = Image
@@ -65,14 +80,20 @@ class ImageSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "updated_at",
+            "annotation",
             "files",
         ]
         read_only_fields = [name for name in fields if name != "name"]
 
+    @extend_schema_field(AnnotationStateSerializer)
+    def get_annotation(self, image: Image) -> dict[str, Any]:
+        """The image's annotation state (``none``, ``draft``, ``done``) with its current version."""
+        return dict(AnnotationStateSerializer(annotation_summary(image)).data)
+
     def get_files(self, image: Image) -> dict[str, str | None]:
-        """API paths of the image's original, normalized PNG and latent (None where absent)."""
+        """API paths of the image's original, normalized PNG, latent and rendering (None where absent)."""
         links: dict[str, str | None] = {}
-        for kind in ("original", "normalized", "latent"):
+        for kind in ("original", "normalized", "latent", "reconstruction"):
             stored = getattr(image, kind)
             links[kind] = reverse("image-file", args=[image.pk, kind]) if stored else None
         return links

@@ -156,7 +156,7 @@ def delete_image(user: Any, image: Image) -> None:
             "This image has annotations; it cannot be deleted (an operator can remove it in the admin).",
             code="has_annotations",
         )
-    names = [image.original.name, image.normalized.name, image.latent.name]
+    names = [image.original.name, image.normalized.name, image.latent.name, image.reconstruction.name]
     with transaction.atomic():
         image.delete()
         transaction.on_commit(lambda: storage.delete_files(names))
@@ -186,19 +186,26 @@ def set_image_status(image: Image, status: str, message: str = "") -> Image:
 
 
 def store_latent(
-    image: Image, latent: bytes, embedding_error: float | None = None, metrics: dict[str, Any] | None = None
+    image: Image,
+    latent: bytes,
+    embedding_error: float | None = None,
+    metrics: dict[str, Any] | None = None,
+    reconstruction: bytes | None = None,
 ) -> Image:
-    """Store an image's W+ latent and its reconstruction quality (called by jobs; idempotent)."""
+    """Store an image's W+ latent, its reconstruction quality and rendering (called by jobs; idempotent)."""
     check_latent(image.model, latent)
-    old = image.latent.name
+    old = [name for name in (image.latent.name, image.reconstruction.name if reconstruction else "") if name]
     with storage.new_files() as files, transaction.atomic():
-        image.latent = files.write(storage.unique_name(_image_folder(image.team), ".safetensors"), latent)
+        folder = _image_folder(image.team)
+        image.latent = files.write(storage.unique_name(folder, ".safetensors"), latent)
+        if reconstruction is not None:
+            image.reconstruction = files.write(storage.unique_name(folder, ".png"), reconstruction)
         image.embedding_error = embedding_error
         image.embedding_metrics = metrics or {}
         image.status, image.status_message = Image.Status.READY, ""
         image.save()
         if old:
-            transaction.on_commit(lambda: storage.delete_files([old]))
+            transaction.on_commit(lambda: storage.delete_files(old))
     return image
 
 

@@ -10,7 +10,7 @@ urlpatterns = [
     path("images/", views.ImageListView.as_view(), name="image-list"),
     path("images/<int:pk>/", views.ImageDetailView.as_view(), name="image-detail"),
     re_path(
-        r"^images/(?P<pk>[0-9]+)/(?P<kind>original|normalized|latent)/$",
+        r"^images/(?P<pk>[0-9]+)/(?P<kind>original|normalized|latent|reconstruction)/$",
         views.ImageFileView.as_view(),
         name="image-file",
     ),

@@ -8,13 +8,14 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.annotations.services import filter_by_annotation_state, with_annotation_summary
 from webapp.api.files import stored_file_response
 from webapp.api.filters import Filters, as_bool, filter_by_params
+from webapp.api.parsers import UPLOAD_PARSERS
 from webapp.errors import PayloadTooLarge
 from webapp.teams.permissions import Action, get_team_object_or_404, visible_to
 
@@ -29,7 +30,12 @@ IMAGE_FILTERS: Filters = {
     "status": ("status", str),
     "source": ("source", str),
 }
-FILE_TYPES = {"original": None, "normalized": "image/png", "latent": "application/octet-stream"}
+FILE_TYPES = {
+    "original": None,
+    "normalized": "image/png",
+    "latent": "application/octet-stream",
+    "reconstruction": "image/png",
+}
 
 
 @extend_schema(
@@ -61,10 +67,13 @@ class ImageListView(generics.ListAPIView):
     """Images of your teams; upload a photo (owners and editors)."""
 
     serializer_class = ImageSerializer
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     def get_queryset(self) -> QuerySet[Image]:
-        images = visible_to(self.request.user, Image.objects.all())
+        images = with_annotation_summary(visible_to(self.request.user, Image.objects.all()))
+        state = self.request.query_params.get("annotation", "")
+        if state:
+            images = filter_by_annotation_state(images, state)
         return filter_by_params(images, self.request, IMAGE_FILTERS)
 
     @extend_schema(
@@ -73,6 +82,7 @@ class ImageListView(generics.ListAPIView):
             OpenApiParameter("model", int),
             OpenApiParameter("status", str, enum=Image.Status.values),
             OpenApiParameter("source", str, enum=Image.Source.values),
+            OpenApiParameter("annotation", str, enum=["none", "draft", "done"]),
         ]
     )
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:

@@ -11,6 +11,7 @@ from PIL import Image as PILImage
 from webapp.assets import services as assets
 from webapp.assets.models import Image
 from webapp.assets.storage import open_stored
+from webapp.assets.uploads import encode_png
 from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runners import Runner
@@ -25,11 +26,12 @@ from webapp.jobs.runners.common import (
 
 @dataclass(frozen=True)
 class EmbedOutput:
-    """The best latent's file bytes, its reconstruction loss and quality figures."""
+    """The best latent's file bytes, its reconstruction loss, quality figures and rendering (PNG)."""
 
     latent: bytes
     reconstruction_loss: float
     metrics: dict[str, Any]
+    reconstruction: bytes
 
 
 def compute(job: Job, hooks: JobHooks) -> EmbedOutput:
@@ -56,13 +58,18 @@ def compute(job: Job, hooks: JobHooks) -> EmbedOutput:
         "perceptual": "discriminator" if perceptual is not None else "none",
     }
     latent = latent_bytes(result.ws, loaded.weights_hash, {"image": image.pk, "job": job.pk, **metrics})
-    return EmbedOutput(latent=latent, reconstruction_loss=reconstruction, metrics=metrics)
+    rendering = encode_png(PILImage.fromarray(result.image))
+    return EmbedOutput(
+        latent=latent, reconstruction_loss=reconstruction, metrics=metrics, reconstruction=rendering
+    )
 
 
 def store(job: Job, output: EmbedOutput) -> dict[str, Any]:
     """Store the latent and its quality on the image."""
     image = Image.objects.select_related("model", "team").get(pk=job.parameters["image"])
-    assets.store_latent(image, output.latent, output.reconstruction_loss, output.metrics)
+    assets.store_latent(
+        image, output.latent, output.reconstruction_loss, output.metrics, output.reconstruction
+    )
     return {"image": image.pk}
 
 
