@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 
-from scripts.local_stack import (
-    StackProcess,
-    free_port,
-    start_daphne,
-    start_redis,
-    start_worker,
-    stop,
-    wait_for_port,
-)
+from .conftest import CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, Stack
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Reads the displayed frame's bytes back out of the page (its src is a blob: URL).
 READ_FRAME_JS = """async () => {
@@ -35,59 +21,7 @@ READ_FRAME_JS = """async () => {
   return btoa(binary);
 }"""
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                       "(`apt-get install chromium`; .ci/run installs it)"),
-]
-
-
-class Stack:
-    """The running processes of the test, and their log files for failure messages."""
-
-    def __init__(self, url: str, processes: list[StackProcess], logs: dict[str, Path]) -> None:
-        self.url = url
-        self.processes = processes
-        self.logs = logs
-
-    def report(self) -> str:
-        """The tail of every process log, for assertion messages."""
-        return "\n".join(f"--- {name} ---\n{path.read_text(errors='replace')[-3000:]}"
-                         for name, path in self.logs.items())
-
-
-@pytest.fixture
-def stack(tmp_path: Path, tiny_model_dir: Path) -> Iterator[Stack]:
-    """Redis (REDIS_URL's, or one started here), one Celery worker and daphne, as production runs them."""
-    processes: list[StackProcess] = []
-    logs = {name: tmp_path / f"{name}.log" for name in ("redis", "worker", "daphne")}
-    try:
-        redis_url = os.environ.get("REDIS_URL", "")
-        if not redis_url:
-            redis_port = free_port()
-            with logs["redis"].open("wb") as log:
-                processes.append(start_redis(redis_port, log))
-            wait_for_port(redis_port, processes[-1], timeout=20)
-            redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "webapp.settings",
-            "DEBUG": "0",
-            "SECRET_KEY": "e2e-test-secret",
-            "REDIS_URL": redis_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.sqlite3'}",
-            "PARTEDIT_MODEL_PATH": str(tiny_model_dir),
-            "PARTEDIT_DEVICE": "cpu",
-        }
-        with logs["worker"].open("wb") as log:
-            processes.append(start_worker(env, log))
-        port = free_port()
-        with logs["daphne"].open("wb") as log:
-            processes.append(start_daphne(port, env, log))
-        wait_for_port(port, processes[-1])
-        yield Stack(f"http://127.0.0.1:{port}/", processes, logs)
-    finally:
-        stop(processes)
+pytestmark = [pytest.mark.e2e, NEEDS_CHROMIUM]
 
 
 def read_frame(page: Page) -> bytes:
