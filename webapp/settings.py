@@ -92,6 +92,7 @@ MIDDLEWARE = [
     # /healthz answers before host checks and HTTPS redirects: probes come by IP over plain HTTP.
     "webapp.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "webapp.api.middleware.refuse_nul_in_query",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -260,6 +261,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Bounded JSON (nesting, finite numbers, no NUL) and forms without NUL characters (webapp/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "webapp.api.parsers.BoundedJSONParser",
+        "webapp.api.parsers.CheckedFormParser",
+        "webapp.api.parsers.CheckedMultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "webapp.api.pagination.Pagination",
     "EXCEPTION_HANDLER": "webapp.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

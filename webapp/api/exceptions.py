@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -22,8 +23,20 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+class RequestTooLarge(exceptions.APIException):
+    """A request body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (HTTP 413)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is too large."
+
+
 def _as_drf(exc: Exception) -> Exception:
     """Translate Django's own exceptions into DRF's, keeping their messages."""
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge()
+    if isinstance(exc, SuspiciousOperation):  # e.g. too many form fields
+        return exceptions.ParseError(str(exc) or None)
     if isinstance(exc, Http404):
         return exceptions.NotFound(str(exc) or None)
     if isinstance(exc, DjangoPermissionDenied):

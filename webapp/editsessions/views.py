@@ -7,13 +7,13 @@ from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.api.files import stored_file_response
 from webapp.api.filters import Filters, filter_by_params
+from webapp.api.parsers import API_PARSERS
 from webapp.assets.models import Image
 from webapp.errors import Conflict, InvalidInput
 from webapp.library.models import EditVector
@@ -107,7 +107,7 @@ class SessionJoinView(APIView):
 class EntryListView(APIView):
     """Push an edit onto a session's stack (owners and editors)."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = API_PARSERS
 
     @extend_schema(request=EntryCreateSerializer, responses={201: EditSessionSerializer, 409: STALE})
     def post(self, request: Request, pk: int) -> Response:

@@ -7,13 +7,13 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.api.files import stored_file_response
 from webapp.api.filters import Filters, filter_by_params
+from webapp.api.parsers import API_PARSERS, UPLOAD_PARSERS
 from webapp.assets.models import GeneratorModel
 from webapp.teams.permissions import Action, get_team_object_or_404, visible_to
 
@@ -50,7 +50,7 @@ class EditVectorListView(generics.ListAPIView):
     """Your teams' library, filterable by label, tag, author and model; add a vector file (editors)."""
 
     serializer_class = EditVectorSerializer
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
     def get_queryset(self) -> QuerySet[EditVector]:
         vectors = visible_to(self.request.user, EditVector.objects.all())
@@ -81,7 +81,7 @@ class EditVectorListView(generics.ListAPIView):
 class EditVectorDetailView(APIView):
     """One vector; owners and editors change its description, tags and scales, or delete it."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = API_PARSERS
 
     @extend_schema(responses=EditVectorSerializer)
     def get(self, request: Request, pk: int) -> Response:
