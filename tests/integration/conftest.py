@@ -128,10 +128,10 @@ class Workers:
         self.log_dir = log_dir
         self.running: list[StackProcess] = []
 
-    def start(self, name: str) -> StackProcess:
-        """Start worker ``name`` on both queues (prefork, one process) and wait until it answers a ping."""
+    def start(self, name: str, queues: str = "gpu,preview") -> StackProcess:
+        """Start worker ``name`` on ``queues`` (prefork, one process) and wait until it answers a ping."""
         node = f"it-{name}-{os.getpid()}@integration"
-        command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", "gpu,preview",
+        command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", queues,
                    "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                    "--hostname", node]
         with (self.log_dir / f"worker-{name}.log").open("wb") as log:
