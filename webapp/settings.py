@@ -253,6 +253,13 @@ JOBS_PROGRESS_EVERY_STEPS = 5
 JOBS_PROGRESS_EVERY_SECONDS = 1.0
 JOBS_CANCEL_POLL_SECONDS = 0.5
 JOBS_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 30, CELERY_TASK_TIME_LIMIT * 9 // 10)
+# Lost jobs (docs/jobs.md, "Heartbeat and sweeper"): a worker writes a running job's heartbeat every
+# JOBS_HEARTBEAT_SECONDS; the sweeper (manage.py sweep_jobs, every JOBS_SWEEP_SECONDS) re-runs or
+# fails a running job whose heartbeat is older than JOBS_HEARTBEAT_TIMEOUT, and enqueues again a job
+# queued that long without a broker message.
+JOBS_HEARTBEAT_SECONDS = float(os.environ.get("JOBS_HEARTBEAT_SECONDS", "10"))
+JOBS_HEARTBEAT_TIMEOUT = float(os.environ.get("JOBS_HEARTBEAT_TIMEOUT", "60"))
+JOBS_SWEEP_SECONDS = float(os.environ.get("JOBS_SWEEP_SECONDS", "30"))
 
 # REST API (docs/api.md): token auth for scripts, session auth for the browser, one error shape.
 REST_FRAMEWORK = {
