@@ -28,7 +28,9 @@ class JobEvents:
     """A subscription to one job's channel-layer group on the real Redis, as a consumer has."""
 
     def __init__(self, redis_url: str, group: str) -> None:
-        self.layer = RedisChannelLayer(hosts=[redis_url])
+        # No socket read timeout (redis-py's default is 5 s): the wait below has its own deadline,
+        # and a loaded machine may take longer than 5 s to publish a job's first event.
+        self.layer = RedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": None}])
         self.group = group
         self.channel = async_to_sync(self.layer.new_channel)()
         async_to_sync(self.layer.group_add)(group, self.channel)
