@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--test-count", type=int, default=200)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--pixels-per-step", type=int, default=1024)
+    parser.add_argument("--schedule", choices=["constant", "cosine"], default="cosine")
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--psi", type=float, default=0.7)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -85,14 +87,16 @@ def main() -> None:
     )
     print(
         f"model {args.model} ({model.weights_hash[:12]}), pool {args.pool}, start {args.start}, "
-        f"{args.test_count} test images, {args.steps} steps x {args.pixels_per_step} px/member, "
+        f"{args.test_count} test images, {args.steps} steps x {args.pixels_per_step} px/member "
+        f"({args.schedule}, lr {args.learning_rate:g}), "
         f"seeds {args.seeds}",
         flush=True,
     )
 
     def trained(chosen: list[int], seed: int) -> SegmentationBranch:
         return train_branch(model.generator, config, [pool[i] for i in chosen], steps=args.steps,
-                            pixels_per_step=args.pixels_per_step, seed=seed)
+                            pixels_per_step=args.pixels_per_step, seed=seed, schedule=args.schedule,
+                            learning_rate=args.learning_rate)
 
     results: dict[str, dict[int, list[float]]] = {"random": {}, "uncertainty": {}}
     picks: dict[int, list[int]] = {}

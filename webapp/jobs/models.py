@@ -59,6 +59,10 @@ class Job(models.Model):
     celery_task_id = models.CharField(max_length=64, blank=True)
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Last sign of life: written by the worker while the job runs, and when it is (re)enqueued.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
