@@ -61,7 +61,7 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(
         null=True, blank=True,
-        help_text="Last sign of life: written by the worker while the job runs, and when it is (re)enqueued.",
+        help_text="Last sign of life: beaten by the worker while the job runs, set when (re)enqueued.",
     )
 
     class Meta:
