@@ -18,7 +18,15 @@ from django.db import transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from tests.webapp.factories import RESOLUTION, create_model, latent_bytes, mask_png, png_bytes, vector_bytes
+from tests.webapp.factories import (
+    LABELS,
+    RESOLUTION,
+    create_model,
+    latent_bytes,
+    mask_png,
+    png_bytes,
+    vector_bytes,
+)
 from webapp.annotations.services import register_segmentation_branch, save_annotation_version
 from webapp.assets import services as assets
 from webapp.editsessions import services as sessions
@@ -78,6 +86,13 @@ ENDPOINTS: list[tuple[str, str, str, Body, dict[str, int]]] = [
     ("coco-export", "get", "/api/teams/{team}/export/coco/", None, READ),
     ("model-list", "get", "/api/models/", None, LIST),
     ("model-detail", "get", "/api/models/{model}/", None, READ),
+    (
+        "model-labels",
+        "put",
+        "/api/models/{model}/labels/",
+        lambda w: {"labels": [{"name": name, "colour": colour} for name, colour in LABELS]},
+        EDIT,
+    ),
     ("image-list", "get", "/api/images/", None, LIST),
     (
         "image-upload",
@@ -282,6 +297,7 @@ def test_the_matrix_covers_every_api_route() -> None:
         "team-coco-export",
         "model-list",
         "model-detail",
+        "model-labels",
         "image-list",
         "image-detail",
         "image-file",

@@ -44,6 +44,20 @@ class GeneratorModelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class LabelInputSerializer(serializers.Serializer):
+    """One label of a taxonomy being saved (its index is its position)."""
+
+    name = serializers.CharField(max_length=64)
+    colour = serializers.CharField(max_length=7, help_text="#rrggbb")
+    is_context = serializers.BooleanField(required=False, default=False)
+
+
+class TaxonomySerializer(serializers.Serializer):
+    """A model's whole taxonomy in index order; existing labels keep their index."""
+
+    labels = LabelInputSerializer(many=True)
+
+
 class AnnotationStateSerializer(serializers.Serializer):
     """Where an image's annotation stands: none, a draft or done; its current version, author and time."""
 

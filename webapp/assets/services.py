@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from webapp.teams.models import Team
 from webapp.teams.permissions import Action, require
 
 from . import model_store, storage, uploads
-from .model_files import describe_model_dir
+from .model_files import describe_model_dir, parse_labels
 from .models import GeneratorModel, Image, PartLabel
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,42 @@ def register_model(team: Team, path: Path, name: str = "") -> tuple[GeneratorMod
             for index, label in enumerate(description.labels)
         )
     return model, True
+
+
+def update_taxonomy(user: Any, model: GeneratorModel, raw_labels: object) -> GeneratorModel:
+    """Rename, recolour or re-flag a model's labels, or append new ones while no branch exists.
+
+    ``raw_labels`` is the whole taxonomy in index order (``[{"name", "colour", "context"}]``).
+    Indices are what masks store, so labels are never removed or reordered; a branch predicts a
+    fixed number of labels, so labels are only appended before the model's first branch.
+    """
+    require(user, model.team, Action.EDIT)
+    specs = parse_labels(raw_labels)
+    existing = list(model.labels.order_by("index"))
+    if len(specs) < len(existing):
+        raise InvalidInput(
+            f"The taxonomy has {len(existing)} labels; labels cannot be removed (masks store their indices).",
+            code="labels_removed",
+        )
+    if len(specs) > len(existing) and model.branches.exists():
+        raise Conflict(
+            "This model already has a trained branch, which predicts a fixed set of labels; "
+            "labels can only be added before the first branch is trained.",
+            code="has_branches",
+        )
+    with transaction.atomic():
+        for label, spec in zip(existing, specs, strict=False):
+            label.name, label.colour, label.is_context = f"~{uuid.uuid4().hex}", spec.colour, spec.context
+        # Names are unique per model: park them, so that two labels may swap names in one save.
+        PartLabel.objects.bulk_update(existing, ["name", "colour", "is_context"])
+        for label, spec in zip(existing, specs, strict=False):
+            label.name = spec.name
+        PartLabel.objects.bulk_update(existing, ["name"])
+        PartLabel.objects.bulk_create(
+            PartLabel(model=model, index=index, name=spec.name, colour=spec.colour, is_context=spec.context)
+            for index, spec in enumerate(specs[len(existing) :], start=len(existing))
+        )
+    return model
 
 
 def register_bundled_model_for_new_team(team: Team) -> GeneratorModel | None:

@@ -21,7 +21,12 @@ from webapp.teams.permissions import Action, get_team_object_or_404, visible_to
 
 from . import services
 from .models import GeneratorModel, Image
-from .serializers import GeneratorModelSerializer, ImageSerializer, ImageUploadSerializer
+from .serializers import (
+    GeneratorModelSerializer,
+    ImageSerializer,
+    ImageUploadSerializer,
+    TaxonomySerializer,
+)
 
 MODEL_FILTERS: Filters = {"team": ("team_id", int), "active": ("is_active", as_bool)}
 IMAGE_FILTERS: Filters = {
@@ -61,6 +66,24 @@ class GeneratorModelDetailView(generics.RetrieveAPIView):
 
     def get_object(self) -> GeneratorModel:
         return get_team_object_or_404(self.request.user, GeneratorModel, self.kwargs["pk"], Action.VIEW)
+
+
+class GeneratorModelLabelsView(APIView):
+    """Change a model's taxonomy: rename, recolour, flag context labels; append labels before any branch."""
+
+    @extend_schema(request=TaxonomySerializer, responses=GeneratorModelSerializer)
+    def put(self, request: Request, pk: int) -> Response:
+        """Replace the taxonomy (the same number of labels or more, in index order)."""
+        model = get_team_object_or_404(request.user, GeneratorModel, pk, Action.EDIT)
+        serializer = TaxonomySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        labels = [
+            {"name": label["name"], "colour": label["colour"], "context": label.get("is_context", False)}
+            for label in serializer.validated_data["labels"]
+        ]
+        services.update_taxonomy(request.user, model, labels)
+        model = GeneratorModel.objects.prefetch_related("labels").get(pk=model.pk)
+        return Response(GeneratorModelSerializer(model).data)
 
 
 class ImageListView(generics.ListAPIView):
