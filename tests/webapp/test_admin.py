@@ -14,6 +14,7 @@ from django.test import Client
 from tests.webapp.factories import RESOLUTION, mask_png, vector_bytes
 from webapp.annotations.models import SegmentationBranch
 from webapp.annotations.services import register_segmentation_branch, save_annotation_version
+from webapp.annotations.uncertainty import store_uncertainty_scores
 from webapp.editsessions import services as sessions
 from webapp.library import services as library
 from webapp.teams.models import Role
@@ -40,7 +41,8 @@ def operator(make_user: Any, make_team: Any, make_model: Any, make_image: Any) -
     model = make_model(make_team("Lab", {owner: Role.OWNER}))
     image = make_image(model)
     version = save_annotation_version(owner, image, mask_png(np.zeros((RESOLUTION, RESOLUTION))), None)
-    register_segmentation_branch(model, b"w", [version], {}, activate=False)
+    branch = register_segmentation_branch(model, b"w", [version], {}, activate=False)
+    store_uncertainty_scores(branch, {image.pk: 0.25})
     vector = library.create_edit_vector(owner, model, vector_bytes(model), "v", tags=["t"])
     session = sessions.create_session(owner, image)
     sessions.add_vector_entry(owner, session, 0, vector, 1.0)

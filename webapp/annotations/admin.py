@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import AnnotationVersion, SegmentationBranch
+from .models import AnnotationVersion, ImageUncertainty, SegmentationBranch
 from .services import make_active as activate
 
 
@@ -18,6 +18,21 @@ class AnnotationVersionAdmin(admin.ModelAdmin):
     list_filter = ["image__team"]
     search_fields = ["image__name", "author__username", "note"]
     readonly_fields = ["image", "number", "parent", "mask", "label_pixels", "note", "author", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ImageUncertainty)
+class ImageUncertaintyAdmin(admin.ModelAdmin):
+    """Active-learning scores (written by score_uncertainty jobs); read-only."""
+
+    list_display = ["__str__", "image", "branch", "score", "scored_at"]
+    list_filter = ["image__team"]
+    readonly_fields = ["image", "branch", "score", "job", "scored_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

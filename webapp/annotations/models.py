@@ -83,3 +83,29 @@ class SegmentationBranch(models.Model):
 
     def __str__(self) -> str:
         return f"branch {self.pk} of {self.model}{' (active)' if self.is_active else ''}"
+
+
+class ImageUncertainty(models.Model):
+    """How much a branch's ensemble disagrees on one image: the score for choosing what to annotate next."""
+
+    TEAM_PATH = "image__team"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="uncertainty_scores")
+    branch = models.ForeignKey(
+        SegmentationBranch, on_delete=models.CASCADE, related_name="uncertainty_scores"
+    )
+    score = models.FloatField(help_text="Mean Jensen-Shannon divergence of the members on the image (nats).")
+    job = models.ForeignKey(
+        "jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The scoring job that wrote the score last.",
+    )
+    scored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-score", "image_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "branch"], name="one_uncertainty_per_image_and_branch")
+        ]
+
+    def __str__(self) -> str:
+        return f"uncertainty {self.score:.4f} of {self.image} under branch {self.branch_id}"

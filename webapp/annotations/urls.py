@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import uncertainty_views, views
 
 urlpatterns = [
     path("images/<int:pk>/annotations/", views.AnnotationListView.as_view(), name="annotation-list"),
@@ -18,4 +18,9 @@ urlpatterns = [
     path("branches/", views.BranchListView.as_view(), name="branch-list"),
     path("branches/<int:pk>/", views.BranchDetailView.as_view(), name="branch-detail"),
     path("branches/<int:pk>/activate/", views.BranchActivateView.as_view(), name="branch-activate"),
+    path(
+        "models/<int:pk>/uncertainty/",
+        uncertainty_views.ModelUncertaintyView.as_view(),
+        name="model-uncertainty",
+    ),
 ]

@@ -60,6 +60,7 @@ KINDS: dict[str, JobKind] = {
         JobKind(JobType.OPTIMIZE_EDIT, GPU_QUEUE, parameters.prepare_optimize_edit),
         JobKind(JobType.REFINE, GPU_QUEUE, parameters.prepare_refine),
         JobKind(JobType.RENDER, PREVIEW_QUEUE, parameters.prepare_render),
+        JobKind(JobType.SCORE_UNCERTAINTY, GPU_QUEUE, parameters.prepare_score_uncertainty),
     )
 }
 
@@ -70,6 +71,7 @@ ACTIONS: dict[str, Action] = {
     JobType.OPTIMIZE_EDIT: Action.MANAGE_LIBRARY,
     JobType.REFINE: Action.MANAGE_LIBRARY,
     JobType.RENDER: Action.EDIT,
+    JobType.SCORE_UNCERTAINTY: Action.ANNOTATE,
 }
 
 

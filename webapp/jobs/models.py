@@ -16,6 +16,7 @@ class JobType(models.TextChoices):
     OPTIMIZE_EDIT = "optimize_edit", "Optimize edit"
     REFINE = "refine", "Refine edit"
     RENDER = "render", "Render"
+    SCORE_UNCERTAINTY = "score_uncertainty", "Score images by uncertainty"
 
 
 class JobStatus(models.TextChoices):

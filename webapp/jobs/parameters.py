@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from webapp.annotations.models import AnnotationVersion
 from webapp.annotations.services import active_branch
+from webapp.annotations.uncertainty import unannotated_images
 from webapp.assets import services as assets
 from webapp.assets.models import GeneratorModel, Image
 from webapp.editsessions.models import StackEntry
@@ -148,6 +149,42 @@ def prepare_train_branch(user: Any, team: Team, raw: dict[str, Any]) -> dict[str
         "held_out": held_out,
         **{key: data[key] for key in ("steps", "pixels_per_step", "members", "seed", "activate")},
     }
+
+
+class ScoreUncertaintyParameters(serializers.Serializer):
+    """Score images of ``model`` with its active branch (default: every image not annotated yet)."""
+
+    model = serializers.IntegerField()
+    images = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False,
+                                   max_length=10_000)
+
+
+def prepare_score_uncertainty(user: Any, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate a scoring request: the model has an active branch, the images have latents."""
+    data = validated(ScoreUncertaintyParameters, raw)
+    model = team_object(GeneratorModel, team, data["model"], "generator model")
+    branch = active_branch(model)
+    if branch is None:
+        raise InvalidInput(f"Model {model.name!r} has no segmentation branch yet; train one first.",
+                           code="no_branch")
+    if "images" in data:
+        images = Image.objects.filter(team=team, model=model, pk__in=data["images"])
+        found = {image.pk: image for image in images}
+        missing = sorted(set(data["images"]) - set(found))
+        if missing:
+            raise InvalidInput(f"This team has no images {missing} of model {model.name!r}.",
+                               code="not_found_in_team", details={"missing": missing})
+        without_latent = sorted(pk for pk, image in found.items() if not image.latent)
+        if without_latent:
+            raise InvalidInput(f"Images {without_latent} have no latent yet; embed them first.",
+                               code="no_latent", details={"images": without_latent})
+        chosen = sorted(found)
+    else:
+        chosen = list(unannotated_images(model).values_list("pk", flat=True))
+    if not chosen:
+        raise InvalidInput(f"Model {model.name!r} has no unannotated images with a latent to score.",
+                           code="nothing_to_score")
+    return {"model": model.pk, "branch": branch.pk, "images": chosen}
 
 
 class EditParameters(serializers.Serializer):
