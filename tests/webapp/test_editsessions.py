@@ -72,11 +72,24 @@ def test_stack_operations_bump_the_revision(lab: Any) -> None:
     assert EditVector.objects.get().usage_count == 1
 
 
-def test_a_stale_revision_is_refused_with_409_and_the_current_session(lab: Any) -> None:
+def test_concurrent_pushes_from_one_revision_both_apply(lab: Any) -> None:
     sid, vid = lab["session"]["id"], lab["vector"].pk
     push_vector(lab["client"], sid, vid, 1.0, 0)
 
-    stale = push_vector(lab["client2"], sid, vid, 0.5, 0)
+    second = push_vector(lab["client2"], sid, vid, 0.5, 0)
+
+    assert second.status_code == 201 and second.json()["revision"] == 2
+    assert [e["scale"] for e in second.json()["entries"]] == [1.0, 0.5]
+
+
+def test_a_mask_edit_from_a_stale_revision_is_refused_with_409_and_the_current_session(lab: Any) -> None:
+    sid, vid = lab["session"]["id"], lab["vector"].pk
+    push_vector(lab["client"], sid, vid, 1.0, 0)
+    mask = io.BytesIO(mask_png(np.ones((RESOLUTION, RESOLUTION))))
+    mask.name = "m.png"
+
+    stale = lab["client2"].post(f"/api/sessions/{sid}/entries/", {"mask": mask, "base_revision": 0},
+                                format="multipart")
 
     assert stale.status_code == 409
     error = stale.json()["error"]

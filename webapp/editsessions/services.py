@@ -373,24 +373,14 @@ class RenderState:
 
 
 def claim_render(session_id: int) -> RenderState | None:
-    """The newest state of a session for the render that is starting (worker side); None if deleted.
-
-    Applied are the enabled entries in order: vector entries at their scales, mask edits through
-    the vector optimised from them at scale 1 (a mask edit without one changes nothing yet).
-    """
+    """The newest state of a session for the render that is starting (worker side); None if deleted."""
     with transaction.atomic():
         locked = EditSession.objects.select_for_update().filter(pk=session_id).first()
         if locked is None:
             return None
         segmentation, locked.segmentation_requested = locked.segmentation_requested, False
         locked.save(update_fields=["segmentation_requested"])
-        entries = locked.entries.filter(enabled=True).select_related("vector", "result_vector")
-        vectors = []
-        for entry in entries.order_by("position", "id"):
-            if entry.vector is not None:
-                vectors.append((entry.vector.vector.path, float(entry.scale or 0.0)))
-            elif entry.result_vector is not None:
-                vectors.append((entry.result_vector.vector.path, 1.0))
+        stack = applied_stack(locked)
         image = locked.image
         model = image.model
         return RenderState(
@@ -400,7 +390,7 @@ def claim_render(session_id: int) -> RenderState | None:
             model_path=model.path,
             weights_hash=model.weights_hash,
             latent_path=image.latent.path if image.latent else "",
-            vectors=tuple(vectors),
+            vectors=tuple((vector.vector.path, scale) for vector, scale in stack.vectors),
             segmentation=segmentation,
         )
 
@@ -422,3 +412,102 @@ def finish_render(session_id: int, revision: int, rendered: bool) -> bool:
             schedule_render(locked)
         locked.save(update_fields=["render_queued_at", "rendered_revision"])
     return again
+
+
+SESSION_JOB_TYPES = ("optimize_edit", "refine")
+
+
+def start_session_job(user: Any, session: EditSession, job_type: str, entry_id: int, steps: int | None = None,
+                      name: str = "") -> Any:
+    """Start an optimisation (of a mask edit) or a refinement (of a vector entry) from the session.
+
+    Permissions and parameters are the jobs service's; the job is announced on the session's
+    group (``session.job_started``) so every participant follows its progress.
+    """
+    from webapp.jobs import services as jobs
+
+    require(user, session.image.team, Action.MANAGE_LIBRARY)
+    if job_type not in SESSION_JOB_TYPES:
+        raise InvalidInput(f"Sessions start {' or '.join(SESSION_JOB_TYPES)} jobs.", code="invalid_job_type")
+    if not session.entries.filter(pk=entry_id).exists():
+        raise UnknownEntryError(f"This session has no stack entry {entry_id}.", details={"entry": entry_id})
+    parameters: dict[str, Any] = {"entry": entry_id, "name": name}
+    if steps is not None:
+        parameters["steps"] = steps
+    with transaction.atomic():
+        job = jobs.create_job(user, session.image.team, job_type, parameters)
+        events.publish_after_commit(events.session_group(session.pk),
+                                    events.session_job_started(session.pk, job, entry_id))
+    return job
+
+
+def active_session_jobs(session: EditSession) -> list[Any]:
+    """The queued and running jobs started from this session's entries (oldest first)."""
+    from webapp.jobs.models import ACTIVE_STATUSES, Job
+
+    entries = list(session.entries.values_list("pk", flat=True))
+    jobs = Job.objects.filter(team=session.image.team, type__in=SESSION_JOB_TYPES, status__in=ACTIVE_STATUSES)
+    return [job for job in jobs.order_by("pk") if job.parameters.get("entry") in entries]
+
+
+def save_stack_as_vector(user: Any, session: EditSession, name: str, description: str = "",
+                         tags: list[str] | None = None) -> EditVector:
+    """Add the sum of the session's applied edits (``sum(scale_i * delta_i)``) to the library as one vector.
+
+    Owners and editors; the vector's provenance names the session, its revision and its entries.
+    """
+    import json
+
+    import numpy as np
+    from django.utils import timezone as clock
+    from safetensors.numpy import save as save_safetensors
+
+    from editing_engine.formats import METADATA_KEY, VECTOR_FORMAT, read_vector
+
+    require(user, session.image.team, Action.MANAGE_LIBRARY)
+    state = applied_stack(session)
+    if not state.vectors:
+        raise InvalidInput("The stack applies no vector yet; there is nothing to save.", code="empty_stack")
+    model = session.image.model
+    shape = (model.num_ws, model.w_dim)
+    total = np.zeros(shape, dtype=np.float32)
+    labels: set[int] = set()
+    for vector, scale in state.vectors:
+        with vector.vector.open("rb") as stored:
+            total += np.float32(scale) * read_vector(stored.read(), model.weights_hash, shape).array
+        labels.update(vector.labels.values_list("index", flat=True))
+    names = dict(model.labels.values_list("index", "name"))
+    metadata = {
+        "format": VECTOR_FORMAT, "model_hash": model.weights_hash, "model_id": str(model.pk), "name": name,
+        "w_plus_shape": list(shape), "labels": sorted(labels),
+        "label_names": [names[i] for i in sorted(labels)],
+        "source": {"session": session.pk, "revision": state.revision, "image": session.image_id,
+                   "stack": [{"vector": vector.pk, "scale": scale} for vector, scale in state.vectors]},
+        "created_at": clock.now().isoformat(timespec="seconds"), "delta_norm": float(np.linalg.norm(total)),
+    }
+    data = save_safetensors({"delta": total}, metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    return library.create_edit_vector(user, model, data, name, description=description, tags=tags or [],
+                                      label_indices=sorted(labels), source_image=session.image,
+                                      source_session=session)
+
+
+@dataclass(frozen=True)
+class AppliedStack:
+    """The library vectors a session's stack applies now, in order, with their scales."""
+
+    revision: int
+    vectors: tuple[tuple[EditVector, float], ...]
+
+
+def applied_stack(session: EditSession) -> AppliedStack:
+    """What the stack applies: enabled entries in order, vector entries at their scales and mask
+    edits through the vector optimised from them at scale 1 (a mask edit without one changes nothing)."""
+    session.refresh_from_db(fields=["revision"])
+    vectors = []
+    entries = session.entries.filter(enabled=True).select_related("vector", "result_vector")
+    for entry in entries.order_by("position", "id"):
+        if entry.vector is not None:
+            vectors.append((entry.vector, float(entry.scale or 0.0)))
+        elif entry.result_vector is not None:
+            vectors.append((entry.result_vector, 1.0))
+    return AppliedStack(session.revision, tuple(vectors))
