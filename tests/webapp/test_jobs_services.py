@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 
 from webapp.assets.models import Image
 from webapp.errors import Conflict, InvalidInput
@@ -54,9 +55,10 @@ def render(lab: dict[str, Any], user: str = "editor", seed: int = 3) -> Job:
 
 
 def running_gpu_job(lab: dict[str, Any], status: str = JobStatus.RUNNING) -> Job:
-    """A GPU-queue job row of the lab's team in ``status`` (as a worker would have left it)."""
+    """A GPU-queue job row of the lab's team in ``status`` (as a live worker would have left it)."""
+    now = timezone.now()
     return Job.objects.create(team=lab["team"], requested_by=lab["editor"], type=JobType.TRAIN_BRANCH,
-                              queue=kinds.GPU_QUEUE, status=status)
+                              queue=kinds.GPU_QUEUE, status=status, started_at=now, heartbeat_at=now)
 
 
 def test_render_job_is_recorded_before_it_is_enqueued_on_the_preview_queue(

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from webapp import events
 from webapp.errors import ServiceError
+from webapp.jobs.heartbeat import beating, is_stale
 from webapp.jobs.kinds import load_runner
 from webapp.jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from webapp.jobs.progress import JobHooks
@@ -43,9 +44,10 @@ def execute_job(job_id: int) -> None:
         runner = load_runner(job.type)
         if runner.on_start is not None:
             runner.on_start(job)
-        output = runner.compute(job, hooks)
-        hooks.flush()
-        complete_job(job, runner.store, output)
+        with beating(job.pk):
+            output = runner.compute(job, hooks)
+            hooks.flush()
+            complete_job(job, runner.store, output)
     except Cancelled:
         stop_job(job, runner, JobStatus.CANCELLED)
     except Exception as error:
@@ -64,7 +66,11 @@ def stop_job(job: Job, runner: Runner | None, status: JobStatus, message: str = 
 
 
 def claim_job(job_id: int) -> Job | None:
-    """Mark a queued (or redelivered running) job as running and return it; None if there is nothing to do."""
+    """Mark a queued job, or a running one whose worker is gone, as running and return it.
+
+    None if there is nothing to do: the job finished, was cancelled, ran too often, or is running
+    on a live worker (its heartbeat is fresh).
+    """
     job = Job.objects.filter(pk=job_id).first()
     if job is None:
         logger.warning("job %s does not exist (deleted before it ran); nothing to do", job_id)
@@ -74,6 +80,11 @@ def claim_job(job_id: int) -> Job | None:
         return None
     if job.cancel_requested:
         finish_job(job, JobStatus.CANCELLED)
+        return None
+    if job.status == JobStatus.RUNNING and not is_stale(job):
+        # A duplicate message (a redelivery, or one the sweeper sent) of a job alive elsewhere.
+        logger.info("job %s is running on a live worker (heartbeat %s); this delivery does nothing",
+                    job.pk, job.heartbeat_at)
         return None
     max_attempts = int(settings.JOBS_MAX_ATTEMPTS)
     if job.attempts >= max_attempts:
@@ -89,6 +100,7 @@ def claim_job(job_id: int) -> Job | None:
         status=JobStatus.RUNNING,
         attempts=F("attempts") + 1,
         started_at=now,
+        heartbeat_at=now,
         progress_step=0,
         progress_loss=None,
     )

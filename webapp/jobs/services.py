@@ -18,8 +18,10 @@ from kombu.exceptions import OperationalError
 
 from webapp import events
 from webapp.errors import Conflict, InvalidInput, ServiceError
+from webapp.jobs.heartbeat import is_stale
 from webapp.jobs.kinds import ACTIONS, GPU_QUEUE, get_kind
 from webapp.jobs.models import ACTIVE_STATUSES, Job, JobStatus
+from webapp.jobs.recovery import end_abandoned
 from webapp.jobs.tasks import run_job
 from webapp.teams.models import Team
 from webapp.teams.permissions import Action, get_team_object_or_404, require, team_of, visible_to
@@ -87,8 +89,8 @@ def enqueue(job: Job) -> None:
 
 def request_cancel(user: Any, job: Job) -> Job:
     """Cancel a job: a queued one ends ``cancelled`` at once (and its task is revoked), a running one
-    gets the cooperative flag its worker checks between steps. Cancelling a cancelled job is a no-op;
-    a succeeded or failed job cannot be cancelled (409)."""
+    gets the cooperative flag its worker checks between steps, or ends at once when its worker is gone
+    (stale heartbeat). Cancelling a cancelled job is a no-op; a finished job cannot be cancelled (409)."""
     require(user, team_of(job), ACTIONS.get(job.type, Action.EDIT))
     with transaction.atomic():
         was_queued = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
@@ -103,6 +105,8 @@ def request_cancel(user: Any, job: Job) -> Job:
         if was_queued:
             transaction.on_commit(lambda: revoke(job))
             events.publish_after_commit(job.group_name, events.job_changed(job, "status"))
+    if job.status == JobStatus.RUNNING and is_stale(job):
+        end_abandoned(job, JobStatus.CANCELLED)
     return job
 
 
