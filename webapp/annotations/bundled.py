@@ -17,6 +17,7 @@ from django.db import transaction
 
 from webapp.assets.models import GeneratorModel
 from webapp.assets.services import register_bundled_model_for_new_team
+from webapp.library.starter import register_starter_library
 from webapp.teams.models import Team
 
 from .models import SegmentationBranch
@@ -78,4 +79,5 @@ def register_server_model(team: Team) -> GeneratorModel | None:
     model = register_bundled_model_for_new_team(team)
     if model is not None:
         register_shipped_branch(model)
+        register_starter_library(model)
     return model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import annotate, session, views
 
 app_name = "studio"
 
@@ -18,4 +18,6 @@ urlpatterns = [
     path("library/", views.library_page, name="library"),
     path("sessions/", views.sessions_page, name="sessions"),
     path("sample/", views.sample_page, name="sample"),
+    path("images/<int:pk>/annotate/", annotate.annotate_page, name="annotate"),
+    path("sessions/<int:pk>/", session.session_page, name="session"),
 ]
