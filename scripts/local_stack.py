@@ -1,4 +1,4 @@
-"""Start and stop PartEdit's local process stack: a Redis (when needed), Celery workers, daphne.
+"""Start and stop PartEdit's local process stack: Redis (when needed), Celery workers, job sweeper, daphne.
 
 Used by the demo command (scripts/run_demo.py) and by the end-to-end test, so both run the
 processes exactly the same way. Each child gets its own process group, so stopping it also
@@ -94,6 +94,11 @@ def start_worker(env: Mapping[str, str], log: Log = None, queues: str = "preview
                "--hostname", f"partedit-{role}-{os.getpid()}@%h"]
     # Passive OpenMP waiting: spinning torch threads slow a shared CPU down badly (docs/operations.md).
     return start(f"celery worker ({queues})", command, {"OMP_WAIT_POLICY": "PASSIVE", **env}, log)
+
+
+def start_sweeper(env: Mapping[str, str], log: Log = None) -> StackProcess:
+    """Start the job sweeper (``manage.py sweep_jobs``): lost jobs are re-run, failed or sent again."""
+    return start("job sweeper", [sys.executable, "manage.py", "sweep_jobs"], env, log)
 
 
 def start_daphne(port: int, env: Mapping[str, str], log: Log = None) -> StackProcess:

@@ -12,6 +12,8 @@ from webapp.errors import InvalidInput
 
 ModelT = TypeVar("ModelT", bound=Model)
 Filters = dict[str, tuple[str, Callable[[str], Any]]]
+# Ids are 64-bit database integers; a larger number in a lookup overflows the database driver.
+MAX_DB_INTEGER = 2**63 - 1
 
 
 def as_bool(raw: str) -> bool:
@@ -32,6 +34,8 @@ def filter_by_params(queryset: QuerySet[ModelT], request: Request, filters: Filt
             continue
         try:
             value = parse(raw)
+            if isinstance(value, int) and abs(value) > MAX_DB_INTEGER:
+                raise ValueError(raw)
         except ValueError as error:
             raise InvalidInput(
                 f"Invalid value {raw!r} for the filter {param!r}.", code="invalid_filter"

@@ -108,7 +108,8 @@ class MemberDetailView(APIView):
     def get_membership(request: Request, team_pk: int, user_pk: int) -> Membership:
         """The membership of user ``user_pk`` in team ``team_pk``, if the requester can see the team."""
         team = get_team_object_or_404(request.user, Team, team_pk, Action.VIEW)
-        membership = team.memberships.select_related("user", "team").filter(user_id=user_pk).first()
+        # user__pk, not user_id: Django turns an out-of-range pk into an empty result, not an overflow.
+        membership = team.memberships.select_related("user", "team").filter(user__pk=user_pk).first()
         if membership is None:
             raise Http404("No such member.")
         return membership
