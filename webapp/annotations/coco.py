@@ -31,7 +31,8 @@ def categories(
 
     Returns the categories and a map from (model key, label index) to category id.
     """
-    entries, ids = [], {}
+    entries: list[dict[str, Any]] = []
+    ids: dict[tuple[Any, int], int] = {}
     for model_key, index, name in labels:
         if index == 0:
             continue
@@ -44,7 +45,7 @@ def mask_annotations(
     values: np.ndarray, image_id: int, category_ids: dict[int, int], first_id: int
 ) -> list[dict[str, Any]]:
     """One COCO annotation (RLE, ``iscrowd`` 1) per non-background label present in ``values``."""
-    annotations = []
+    annotations: list[dict[str, Any]] = []
     for index in np.unique(values):
         if int(index) not in category_ids:
             continue

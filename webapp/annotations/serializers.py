@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -66,7 +68,9 @@ class AnnotationSaveSerializer(serializers.Serializer):
 class SegmentationBranchSerializer(serializers.ModelSerializer):
     """A trained segmentation branch and the annotation versions it was trained on."""
 
-    trained_on = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    trained_on: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = SegmentationBranch

@@ -96,7 +96,9 @@ def crop_box_for(width: int, height: int, x: int | None, y: int | None, size: in
 
 def normalize(pixels: PILImage.Image, box: list[int], resolution: int) -> bytes:
     """The crop resized to ``resolution`` square, as PNG bytes."""
-    crop = pixels.crop(tuple(box)).resize((resolution, resolution), PILImage.Resampling.LANCZOS)
+    left, top, right, bottom = box
+    crop = pixels.crop((left, top, right, bottom))
+    crop = crop.resize((resolution, resolution), PILImage.Resampling.LANCZOS)
     return encode_png(crop)
 
 

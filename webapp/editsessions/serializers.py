@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -37,7 +39,9 @@ class StackEntrySerializer(serializers.ModelSerializer):
 class EditSessionSerializer(serializers.ModelSerializer):
     """A session with its participants, revision and ordered stack."""
 
-    participants = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
+    participants: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="username"
+    )
     entries = StackEntrySerializer(many=True, read_only=True)
 
     class Meta:

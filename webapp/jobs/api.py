@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.api.filters import filter_by_params
+from webapp.api.filters import Filters, filter_by_params
 from webapp.jobs import services
 from webapp.jobs.kinds import available_types
 from webapp.jobs.models import Job, JobStatus, JobType
@@ -19,7 +19,7 @@ from webapp.jobs.serializers import JobCreateSerializer, JobSerializer, JobTypes
 from webapp.teams.models import Team
 from webapp.teams.permissions import Action, get_team_object_or_404
 
-JOB_FILTERS = {"team": ("team_id", int), "status": ("status", str), "type": ("type", str)}
+JOB_FILTERS: Filters = {"team": ("team_id", int), "status": ("status", str), "type": ("type", str)}
 LIMIT_REACHED = OpenApiResponse(description="The team's GPU job limit is reached (details: limit, active).")
 BUSY = OpenApiResponse(description="The same work is already queued or running (details: job).")
 FINISHED = OpenApiResponse(description="The job already succeeded or failed (details: status).")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -13,7 +15,9 @@ from .models import EditVector, Tag
 class EditVectorSerializer(serializers.ModelSerializer):
     """A library vector with its provenance, labels, tags, scales and file links."""
 
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    tags: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
     labels = PartLabelSerializer(many=True, read_only=True)
     author = serializers.CharField(source="author.username", read_only=True, default=None)
     files = serializers.SerializerMethodField()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_MESSAGE_BYTES = 1024
 SEED_MIN, SEED_MAX = 0, 2**32 - 1
@@ -65,12 +65,12 @@ def parse_client_text(text: str) -> RenderRequest:
     return RenderRequest(seed=seed, psi=float(psi), request_id=request_id)
 
 
-def _is_int_in(value: object, low: int, high: int) -> bool:
+def _is_int_in(value: object, low: int, high: int) -> TypeGuard[int]:
     """Whether ``value`` is a JSON integer (not a boolean) within ``[low, high]``."""
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def _is_number_in(value: object, low: float, high: float) -> bool:
+def _is_number_in(value: object, low: float, high: float) -> TypeGuard[float]:
     """Whether ``value`` is a finite JSON number (not a boolean) within ``[low, high]``."""
     return (
         isinstance(value, int | float)
