@@ -1,4 +1,4 @@
-"""Run the PartEdit demo: migrate, the demo account, Redis (unless REDIS_URL is set), two workers, daphne.
+"""Run the PartEdit demo: migrate, demo account, Redis (unless REDIS_URL is set), workers, sweeper, daphne.
 
 Two Celery workers: one serves only the ``preview`` queue (interactive frames and sample
 renders), the other the ``gpu`` queue (embedding, training, editing), so a preview never waits
@@ -25,6 +25,7 @@ from scripts.local_stack import (
     port_is_free,
     start_daphne,
     start_redis,
+    start_sweeper,
     start_worker,
     stop,
     wait_for_port,
@@ -62,6 +63,7 @@ def run(port: int) -> int:
         account = subprocess.run([sys.executable, "manage.py", "demo_account"], cwd=REPO_ROOT, env=env,
                                  check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
         processes.extend(start_worker(env, queues=queues) for queues in DEMO_WORKER_QUEUES)
+        processes.append(start_sweeper(env))
         daphne = start_daphne(port, env)
         processes.append(daphne)
         wait_for_port(port, daphne)
