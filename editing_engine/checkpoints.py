@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from editing_engine.errors import EngineError
+
 from .generator import Generator, GeneratorConfig, lowpass_filter
 
 CONFIG_FILE = "config.json"
@@ -56,7 +58,7 @@ _LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19
 _ROSINALITY_TRAINING_ENTRIES = {"g", "g_optim", "d_optim", "args", "ada_aug_p"}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(EngineError):
     """A model file is missing, malformed, unsafe, or does not match the network it should fill."""
 
 

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from editing_engine.errors import EngineError
+
 from .checkpoints import CheckpointError, LoadedModel, load_generator
 from .editing import DEFAULT_EDIT, DEFAULT_REFINE, RELEASE_RECIPE, EditConfig, EditError
 from .models_path import default_model_path
@@ -33,7 +35,7 @@ from .vectors import VectorError
 LABELS_FILE = "labels.json"
 
 
-class LabelImageError(ValueError):
+class LabelImageError(EngineError):
     """A label-map PNG cannot be read as label indices for this model."""
 
 

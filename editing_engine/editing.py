@@ -27,6 +27,8 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
+from editing_engine.errors import EngineError
+
 from .generator import Generator
 from .losses import PerceptualDistance, pixel_mse
 from .progress import CancelCheck, ProgressCallback, check_cancel, report
@@ -46,7 +48,7 @@ RegionMode = Literal["labels", "brush"]
 Averaging = Literal["probabilities", "logits"]
 Encoder = torch.nn.Module
 
-class EditError(ValueError):
+class EditError(EngineError):
     """An edit request that cannot be run (bad latent, label map, brush mask or settings)."""
 
 

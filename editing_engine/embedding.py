@@ -27,13 +27,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from editing_engine.errors import EngineError
+
 from .encoder import Encoder, check_encoder_fits
 from .generator import Generator, to_uint8_image
 from .losses import PerceptualDistance, pixel_mse, psnr
 from .progress import CancelCheck, ProgressCallback, check_cancel, report
 
 
-class EmbeddingError(ValueError):
+class EmbeddingError(EngineError):
     """The image cannot be embedded (unsupported type, shape or value range)."""
 
 

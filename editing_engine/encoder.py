@@ -31,6 +31,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from editing_engine.errors import EngineError
+
 from .checkpoints import CheckpointError, fill_module
 from .discriminator import Conv2dLayer
 from .generator import Generator, GeneratorConfig
@@ -42,7 +44,7 @@ ENCODER_WEIGHTS_FILE = "encoder.safetensors"
 ENCODER_FORMAT = "partedit-encoder/v1"
 
 
-class EncoderError(ValueError):
+class EncoderError(EngineError):
     """An encoder file or input does not fit the generator or the encoder."""
 
 

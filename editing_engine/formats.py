@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from editing_engine.errors import EngineError
+
 VECTOR_FORMAT = "partedit-edit-vector/v1"
 LATENT_FORMAT = "partedit-latent/v1"
 METADATA_KEY = "partedit"
@@ -38,7 +40,7 @@ DTYPE_BYTES = {
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
-class VectorError(ValueError):
+class VectorError(EngineError):
     """An edit-vector or latent file is malformed, or does not fit the model it is used with."""
 
 

@@ -31,13 +31,15 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
+from editing_engine.errors import EngineError
+
 from .checkpoints import CheckpointError, LoadedModel, fill_module
 from .discriminator import Discriminator, DiscriminatorConfig
 
 EPS = 1e-10
 
 
-class LossError(ValueError):
+class LossError(EngineError):
     """A distance cannot be built (missing or malformed weights) or got inputs of the wrong shape."""
 
 

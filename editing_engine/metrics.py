@@ -16,12 +16,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from editing_engine.errors import EngineError
+
 from .oracle import Oracle, images_to_input
 
 ArrayLike = np.ndarray | torch.Tensor
 
 
-class MetricError(ValueError):
+class MetricError(EngineError):
     """Inputs to a metric have the wrong shape, type or size."""
 
 

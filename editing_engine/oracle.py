@@ -31,6 +31,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from editing_engine.errors import EngineError
+
 from .checkpoints import CheckpointError, fill_module
 from .progress import CancelCheck, ProgressCallback, check_cancel, report
 
@@ -43,7 +45,7 @@ BatchSource = Callable[[int], tuple[np.ndarray, np.ndarray]]
 """step -> (images ``[B, H, W, 3]`` uint8, label maps ``[B, H, W]`` integer)."""
 
 
-class OracleError(ValueError):
+class OracleError(EngineError):
     """Input the oracle cannot process (wrong shape, type or size)."""
 
 

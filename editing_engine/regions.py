@@ -17,13 +17,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from editing_engine.errors import EngineError
+
 # The release dilates with a 3x3 kernel three times: a 7x7 square, i.e. Chebyshev radius 3.
 DEFAULT_DILATION = 3
 
 LabelMap = torch.Tensor | np.ndarray
 
 
-class RegionError(ValueError):
+class RegionError(EngineError):
     """Label maps or masks that cannot define an edit region (bad shape, labels, or no change)."""
 
 

@@ -37,6 +37,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from editing_engine.errors import EngineError
+
 from .checkpoints import CheckpointError, fill_module
 from .generator import Generator, GeneratorConfig
 from .progress import CancelCheck, ProgressCallback, check_cancel, report
@@ -53,7 +55,7 @@ DENSE_RESAMPLE_WIDTH = 32
 DEFAULT_PIXEL_TABLE_BYTES = 512 * 2**20
 
 
-class BranchError(ValueError):
+class BranchError(EngineError):
     """A branch file, its input features or its training data do not fit together."""
 
 

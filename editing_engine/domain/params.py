@@ -12,12 +12,14 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from editing_engine.errors import EngineError
+
 STYLES = ("in_domain", "out_of_domain")
 
 Colour = tuple[int, int, int]
 
 
-class UnknownStyleError(ValueError):
+class UnknownStyleError(EngineError):
     """A rendering style name that the domain does not define."""
 
 

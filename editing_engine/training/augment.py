@@ -12,10 +12,12 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from editing_engine.errors import EngineError
+
 AugmentOp = Callable[[torch.Tensor], torch.Tensor]
 
 
-class UnknownAugmentError(ValueError):
+class UnknownAugmentError(EngineError):
     """An augmentation policy names an op that does not exist."""
 
 

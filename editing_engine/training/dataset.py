@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from editing_engine.errors import EngineError
+
 from ..domain import render_face
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -23,7 +25,7 @@ TRAINING_SEED_LIMIT = 10_000_000
 the evaluation sets (``editing_engine.evaluation``) and are never trained on."""
 
 
-class DatasetError(ValueError):
+class DatasetError(EngineError):
     """A dataset that cannot be used for training (missing, empty, unreadable)."""
 
 

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from editing_engine.errors import EngineError
+
 from ..checkpoints import fill_module, load_native, save_model
 from ..discriminator import Discriminator, DiscriminatorConfig
 from ..generator import Generator, GeneratorConfig, seed_to_z, to_uint8_image
@@ -42,7 +44,7 @@ DEFAULT_AUGMENT = "color,translation,cutout"
 SAMPLE_GRID = (4, 8)
 
 
-class TrainingError(ValueError):
+class TrainingError(EngineError):
     """A training run that cannot start or resume as asked."""
 
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from editing_engine.errors import EngineError
 from webapp import events
 from webapp.errors import ServiceError
 from webapp.jobs.heartbeat import beating, is_stale
@@ -151,6 +152,6 @@ def failure_message(error: BaseException) -> str:
         return f"The requester may no longer do this: {error}"
     if isinstance(error, SoftTimeLimitExceeded):
         return f"The job ran longer than its time limit ({settings.JOBS_SOFT_TIME_LIMIT} s) and was stopped."
-    if type(error).__module__.startswith("editing_engine.") and str(error):
+    if isinstance(error, EngineError) and str(error):
         return str(error)
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
