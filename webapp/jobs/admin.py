@@ -15,7 +15,7 @@ class JobAdmin(admin.ModelAdmin):
     """Jobs are written by the pipeline only; the admin reads them and can stop them."""
 
     list_display = ["id", "type", "team", "requested_by", "status", "progress_step", "progress_total",
-                    "attempts", "created_at", "finished_at"]
+                    "attempts", "created_at", "heartbeat_at", "finished_at"]
     list_filter = ["status", "type", "queue", "team"]
     search_fields = ["id", "celery_task_id", "error_message", "requested_by__username"]
     readonly_fields = [field.name for field in Job._meta.fields]
