@@ -33,6 +33,7 @@ from .edit_commands import (
 )
 from .models_path import default_model_path
 from .oracle import BUNDLED_ORACLE_DIR
+from .perceptual_options import add_lpips_arguments, perceptual_from_args
 from .progress import ProgressCallback
 from .segmentation import BranchConfig, BranchError
 
@@ -229,13 +230,12 @@ def procedural_real_images(
 def command_train_encoder(args: argparse.Namespace) -> int:
     """Train the W+ encoder on generator samples (and optional procedural renders) and save it."""
     from .encoder import EncoderLossWeights, save_encoder, train_encoder
-    from .losses import build_perceptual_distance
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_generator(args.model)
     encoder, init_metadata = _encoder_to_train(args, model)
-    perceptual = build_perceptual_distance(model, args.lpips_weights) if args.perceptual else None
+    perceptual = perceptual_from_args(model, args) if args.perceptual else None
     real = procedural_real_images(args.real_renders, model.config.resolution) if args.real_renders else None
     weights = EncoderLossWeights(
         latent=args.latent_weight, pixel=args.pixel_weight, perceptual=args.perceptual_weight
@@ -307,13 +307,12 @@ def command_embed(args: argparse.Namespace) -> int:
     """Embed an image into W+; write the latent file and the reconstruction PNG."""
     from .embedding import embed_image
     from .encoder import load_encoder
-    from .losses import build_perceptual_distance
     from .vectors import save_latent
 
     model = load_generator(args.model)
     encoder_dir = _default_dir(args, "encoder", ENCODER_DIR)
     encoder = None if args.no_encoder else load_encoder(encoder_dir, model.config)
-    perceptual = build_perceptual_distance(model, args.lpips_weights)
+    perceptual = perceptual_from_args(model, args)
     result = embed_image(
         model.generator,
         encoder,
@@ -384,9 +383,7 @@ def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
         "--init-from", type=Path, help="encoder directory to fine-tune from (may be the output directory)"
     )
     enc.add_argument("--perceptual", action="store_true", help="add the perceptual distance to the losses")
-    enc.add_argument(
-        "--lpips-weights", type=Path, help="local VGG16 weights (else the model's discriminator)"
-    )
+    add_lpips_arguments(enc)
     enc.add_argument("--latent-weight", type=float, default=5.0)
     enc.add_argument("--pixel-weight", type=float, default=1.0)
     enc.add_argument("--perceptual-weight", type=float, default=1.0)
@@ -404,9 +401,7 @@ def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
     embed.add_argument("--encoder", type=Path, help="encoder directory (default: <model>/encoder)")
     embed.add_argument("--no-encoder", action="store_true", help="start from w_avg, no consistency term")
     embed.add_argument("--steps", type=int, default=100)
-    embed.add_argument(
-        "--lpips-weights", type=Path, help="local VGG16 weights (else the model's discriminator)"
-    )
+    add_lpips_arguments(embed)
     embed.add_argument("--output", "-o", type=Path, required=True, help="W+ latent file (.safetensors)")
     embed.add_argument("--render", type=Path, help="also write the reconstruction PNG")
     embed.set_defaults(handler=handled(command_embed))

@@ -28,6 +28,7 @@ from editing_engine.errors import EngineError
 from .checkpoints import CheckpointError, LoadedModel, load_generator
 from .editing import DEFAULT_EDIT, DEFAULT_REFINE, RELEASE_RECIPE, EditConfig, EditError
 from .models_path import default_model_path
+from .perceptual_options import add_lpips_arguments, perceptual_from_args
 from .progress import Cancelled, ProgressCallback
 from .regions import RegionError
 from .vectors import VectorError
@@ -151,10 +152,9 @@ def _load_start_latent(args: argparse.Namespace, model: LoadedModel) -> tuple[to
     if getattr(args, "image", None) is not None:
         from .embedding import embed_image
         from .encoder import load_encoder
-        from .losses import build_perceptual_distance
 
         encoder = load_encoder(args.encoder, model.config) if args.encoder else None
-        perceptual = build_perceptual_distance(model, args.lpips_weights)
+        perceptual = perceptual_from_args(model, args)
         embedded = embed_image(generator, encoder, Image.open(args.image), steps=args.embed_steps,
                                perceptual=perceptual, progress=_printing_progress("embed", 20))
         print(f"embedded {args.image}: PSNR {embedded.psnr:.2f} dB")
@@ -186,7 +186,6 @@ def command_edit(args: argparse.Namespace) -> int:
     from .editing import optimize_edit, result_to_vector
     from .encoder import load_encoder
     from .generator import to_uint8_image
-    from .losses import build_perceptual_distance
     from .rendering import save_png
     from .segmentation import load_branch
     from .vectors import save_latent, save_vector
@@ -200,7 +199,7 @@ def command_edit(args: argparse.Namespace) -> int:
     original = read_label_png(args.original_mask, colours) if args.original_mask else None
     brush = read_mask_png(args.brush_mask) if args.brush_mask else None
     encoder = load_encoder(args.encoder, model.config) if args.encoder else None
-    perceptual = build_perceptual_distance(model, args.lpips_weights)
+    perceptual = perceptual_from_args(model, args)
     if perceptual is None:
         print("note: the model holds no discriminator and no LPIPS weights were given; pixel MSE only")
     config = _edit_config(args, taxonomy.context)
@@ -242,7 +241,6 @@ def command_apply(args: argparse.Namespace) -> int:
     """Apply scaled edit vectors to a latent (optionally refine) and write the image."""
     from .editing import refine_edit
     from .generator import to_uint8_image
-    from .losses import build_perceptual_distance
     from .rendering import save_png
     from .segmentation import load_branch
     from .vectors import apply_vectors, load_vector, save_latent
@@ -261,7 +259,7 @@ def command_apply(args: argparse.Namespace) -> int:
         context = model_taxonomy(Path(args.model), branch.config.num_labels).context
         config = replace(DEFAULT_REFINE, steps=args.refine_steps, context_labels=context)
         result = refine_edit(model.generator, branch, ws, edited, labels,
-                             perceptual=build_perceptual_distance(model, args.lpips_weights), config=config,
+                             perceptual=perceptual_from_args(model, args), config=config,
                              progress=_printing_progress("refine"))
         edited = result.ws_result
     with torch.no_grad():
@@ -305,7 +303,7 @@ def _add_latent_source(parser: argparse.ArgumentParser, with_image: bool) -> Non
     if with_image:
         group.add_argument("--image", type=Path, help="embed this image first (uses --encoder when given)")
     parser.add_argument("--psi", type=float, default=0.7, help="truncation psi for --seed")
-    parser.add_argument("--lpips-weights", type=Path, help="local VGG16 weights for LPIPS (else D features)")
+    add_lpips_arguments(parser)
 
 
 def add_edit_parsers(sub: argparse._SubParsersAction) -> None:

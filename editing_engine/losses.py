@@ -242,6 +242,11 @@ class LPIPSVGG(nn.Module):
         self.resize_to = resize_to
         self.eval().requires_grad_(False)
 
+    @property
+    def calibrated(self) -> bool:
+        """True when the LPIPS heads are loaded (a real LPIPS distance, not unit channel weights)."""
+        return len(self.lin) == len(VGG16_CHANNELS)
+
     def forward(self, a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Distance per image, ``[B]``."""
         _check_pair(a, b)
@@ -262,16 +267,31 @@ class LPIPSVGG(nn.Module):
         ).sum(dim=0)
 
 
+def has_lpips_heads(path: str | Path) -> bool:
+    """Whether a weights file holds the LPIPS v0.1 linear heads (``lin0.model.1.weight`` ...)."""
+    return all(f"lin{k}.model.1.weight" in read_weight_file(path) for k in range(len(VGG16_CHANNELS)))
+
+
 def build_perceptual_distance(
-    model: LoadedModel, lpips_weights: str | Path | None = None, lpips_lin_weights: str | Path | None = None
+    model: LoadedModel,
+    lpips_weights: str | Path | None = None,
+    lpips_lin_weights: str | Path | None = None,
+    lpips_resize: int | None = None,
 ) -> PerceptualDistance | None:
     """The perceptual distance to use for ``model``: LPIPS-VGG when weights are given, else its discriminator.
 
-    Returns None when neither is available (a generator-only model without LPIPS weights);
-    callers then fall back to pixel MSE alone.
+    ``lpips_weights`` is a torchvision VGG16 state dict; the LPIPS heads come from
+    ``lpips_lin_weights``, or from ``lpips_weights`` itself when it holds them (one merged
+    file), else every channel weighs 1 (uncalibrated, and the caller is told so by
+    ``LPIPSVGG.calibrated``). ``lpips_resize`` upsamples smaller images before VGG (LPIPS was
+    calibrated on 64 x 64 patches, so the default keeps the input size). Returns None when
+    neither is available (a generator-only model without LPIPS weights); callers then fall back
+    to pixel MSE alone.
     """
     if lpips_weights is not None:
-        return LPIPSVGG(lpips_weights, lpips_lin_weights)
+        if lpips_lin_weights is None and has_lpips_heads(lpips_weights):
+            lpips_lin_weights = lpips_weights
+        return LPIPSVGG(lpips_weights, lpips_lin_weights, resize_to=lpips_resize)
     if model.discriminator_state:
         return DiscriminatorFeatureDistance.from_loaded_model(model)
     return None

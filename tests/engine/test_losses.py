@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from editing_engine.checkpoints import load_generator, save_model
+from editing_engine.cli import build_parser
 from editing_engine.discriminator import Discriminator, DiscriminatorConfig
 from editing_engine.generator import Generator, GeneratorConfig
 from editing_engine.losses import (
@@ -19,6 +20,7 @@ from editing_engine.losses import (
     pixel_mse,
     psnr,
 )
+from editing_engine.perceptual_options import perceptual_from_args
 
 
 def images(seed: int, size: int = 16) -> torch.Tensor:
@@ -128,3 +130,51 @@ def test_lpips_vgg_refuses_wrong_files(tmp_path: Path) -> None:
     vgg_file = random_vgg_file(tmp_path / "vgg16.safetensors")
     with pytest.raises(LossError, match="lin0"):
         LPIPSVGG(vgg_file, vgg_file)
+
+
+def test_lpips_weights_give_lpips_with_its_heads(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    generator = Generator(
+        GeneratorConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=1, channel_base=64, channel_max=16)
+    )
+    save_model(tmp_path / "model", generator)
+    model = load_generator(tmp_path / "model")
+    vgg_file = random_vgg_file(tmp_path / "vgg16.safetensors")
+    heads = {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) * 3 for k, c in enumerate(VGG16_CHANNELS)}
+    torch.save(heads, tmp_path / "lin.pth")
+    merged = {**load_file(str(vgg_file)), **heads}
+    save_file(merged, str(tmp_path / "merged.safetensors"))
+
+    plain = build_perceptual_distance(model, vgg_file)
+    separate = build_perceptual_distance(model, vgg_file, tmp_path / "lin.pth")
+    one_file = build_perceptual_distance(model, tmp_path / "merged.safetensors")
+    resized = build_perceptual_distance(model, tmp_path / "merged.safetensors", lpips_resize=32)
+
+    assert isinstance(plain, LPIPSVGG) and not plain.calibrated
+    for distance in (separate, one_file, resized):
+        assert isinstance(distance, LPIPSVGG) and distance.calibrated
+    assert isinstance(resized, LPIPSVGG) and resized.resize_to == 32
+    a, b = images(1), images(2)
+    unit, weighted = plain(a, b), separate(a, b)
+    torch.testing.assert_close(one_file(a, b), weighted)
+    assert (weighted - unit).abs().min() > 1e-3 * unit.abs().max()
+    assert (resized(a, b) - weighted).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("command", [["edit", "--branch", "b", "--seed", "1", "--edited-mask", "m.png", "--out", "o"],
+                                     ["apply", "--seed", "1", "--vector", "v:1", "-o", "o.png"],
+                                     ["embed", "--image", "i.png", "-o", "w.safetensors"],
+                                     ["train-encoder"]])
+def test_every_perceptual_command_takes_the_lpips_heads(tmp_path: Path, command: list[str]) -> None:
+    torch.manual_seed(0)
+    generator = Generator(
+        GeneratorConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=1, channel_base=64, channel_max=16)
+    )
+    save_model(tmp_path / "model", generator)
+    vgg_file = random_vgg_file(tmp_path / "vgg16.safetensors")
+    torch.save({f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate(VGG16_CHANNELS)},
+               tmp_path / "lin.pth")
+    args = build_parser().parse_args([*command, "--lpips-weights", str(vgg_file), "--lpips-lin-weights",
+                                      str(tmp_path / "lin.pth"), "--lpips-resize", "32"])
+    distance = perceptual_from_args(load_generator(tmp_path / "model"), args)
+    assert isinstance(distance, LPIPSVGG) and distance.calibrated and distance.resize_to == 32
