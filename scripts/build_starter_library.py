@@ -75,7 +75,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "models/demo")
     parser.add_argument("--oracle", type=Path, default=ROOT / "models/oracle")
     parser.add_argument("--out", type=Path, default=ROOT / "models/demo/library")
-    parser.add_argument("--kinds", default=",".join(STARTERS))
+    # Nose edits are listed but not built by default: on the demo model the oracle sees about a
+    # third of the requested pixels change and almost no change on held-out seeds (docs/engine.md).
+    parser.add_argument("--kinds", default=",".join(kind for kind in STARTERS if kind != "shrink_nose"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -136,7 +138,8 @@ def main() -> None:
         (args.out / f"{kind}.safetensors").write_bytes(vector_to_bytes(vector))
         (args.out / f"{kind}.before.png").write_bytes(encode_png(to_uint8_image(image)))
         (args.out / f"{kind}.after.png").write_bytes(encode_png(to_uint8_image(result.image)))
-        entries.append({"file": f"{kind}.safetensors", "name": title, "description": description, "tags": tags,
+        entries.append({"file": f"{kind}.safetensors", "name": title, "description": description,
+                        "tags": tags,
                         "labels": [names[i] for i in result.involved_labels], "default_scale": 1.0,
                         "min_scale": -2.0, "max_scale": 2.0, "before": f"{kind}.before.png",
                         "after": f"{kind}.after.png", "figures": source,
