@@ -12,6 +12,7 @@ from .branch_commands import add_branch_parsers
 from .checkpoints import CheckpointError, load_generator
 from .edit_commands import add_edit_parsers
 from .models_path import default_model_path
+from .threads import ThreadSettingError, apply_thread_setting
 from .training.cli import add_train_gan_parser
 
 Command = Callable[[argparse.Namespace], int]
@@ -191,8 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Command = args.handler
     try:
+        apply_thread_setting(getattr(args, "threads", 0) or 0)
         return handler(args)
-    except CheckpointError as error:
+    except (CheckpointError, ThreadSettingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
