@@ -46,6 +46,7 @@ from .vectors import EditVector
 
 RegionMode = Literal["labels", "brush"]
 Averaging = Literal["probabilities", "logits"]
+ImageRange = Literal["signed", "unit"]
 Encoder = torch.nn.Module
 
 class EditError(EngineError):
@@ -68,6 +69,7 @@ class EditConfig:
     masked_mean: bool = True
     context_labels: tuple[int, ...] = ()
     balance_changed: bool = True
+    image_range: ImageRange = "signed"
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -83,6 +85,8 @@ class EditConfig:
             raise EditError(f"averaging must be 'probabilities' or 'logits', got {self.averaging!r}")
         if self.dilation < 0:
             raise EditError(f"dilation must be >= 0, got {self.dilation}")
+        if self.image_range not in ("signed", "unit"):
+            raise EditError(f"image_range must be 'signed' or 'unit', got {self.image_range!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (stored in edit-vector metadata)."""
@@ -111,8 +115,14 @@ RELEASE_RECIPE = EditConfig(
     averaging="logits",
     masked_mean=False,
     balance_changed=False,
+    image_range="unit",
 )
-"""The release's edit: brush footprint dilated 3x3 x3, averaged logits, all-pixel MSE, 29 steps."""
+"""The release's edit: brush footprint dilated 3x3 x3, averaged logits, all-pixel MSE, 29 steps.
+
+Its preservation terms are on the release's scale: images in [0, 1] multiplied by the mask (MSE
+there is a quarter of MSE on [-1, 1]; the perceptual distance sees the masked pixels as black,
+as the release's LPIPS with ``normalize=True`` does). The release's perceptual term is LPIPS-VGG;
+callers without LPIPS weights substitute another distance and must say so."""
 
 
 @dataclass
@@ -217,6 +227,9 @@ def _preservation_losses(
     """Perceptual (zero without a distance) and pixel distance to the reference outside the region."""
     outside = (~problem.region).to(image.dtype)[None, None]
     reference = problem.reference
+    unit = problem.config.image_range == "unit"
+    if unit:  # the release's [0, 1] images
+        image, reference = (image + 1) / 2, (reference + 1) / 2
     if problem.config.masked_mean:
         mask: torch.Tensor | None = outside
     else:
@@ -225,6 +238,8 @@ def _preservation_losses(
     mse = pixel_mse(image, reference, mask).mean()
     if perceptual is None:
         return image.new_zeros(()), mse
+    if unit:  # distances take [-1, 1] images, as LPIPS(normalize=True) maps [0, 1] ones
+        image, reference = image * 2 - 1, reference * 2 - 1
     return perceptual(image, reference, mask=mask).mean(), mse
 
 

@@ -165,6 +165,34 @@ def test_release_recipe_uses_only_the_brush(setup) -> None:
     assert bool(ours.region[edited != render_and_segment(generator, branch, ws)[1]].all())
 
 
+def test_release_recipe_measures_preservation_on_unit_images(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+    brush = torch.zeros(RES, RES, dtype=torch.bool)
+    brush[4:8, 4:8] = True
+    seen: dict[str, torch.Tensor] = {}
+
+    def recording_distance(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None
+                           ) -> torch.Tensor:
+        seen.setdefault(range_name, a.detach().clone())
+        return pixel_mse(a, b, mask)
+
+    results = {}
+    for range_name in ("unit", "signed"):
+        config = with_steps(RELEASE_RECIPE, 1, image_range=range_name)
+        results[range_name] = optimize_edit(generator, branch, ws, edited, perceptual=recording_distance,
+                                            brush_mask=brush, config=config)
+    unit, signed = results["unit"].losses[0], results["signed"].losses[0]
+    # Step 0 renders the same image both ways: [0, 1] differences are half the [-1, 1] ones.
+    assert unit["mse"] == pytest.approx(signed["mse"] / 4, rel=1e-5)
+    region = results["unit"].region
+    assert RELEASE_RECIPE.image_range == "unit" and DEFAULT_EDIT.image_range == "signed"
+    # Masked-out pixels reach the perceptual distance as black (-1) on the release's scale, 0 otherwise.
+    assert bool((seen["unit"][0][:, region] == -1).all()) and bool((seen["signed"][0][:, region] == 0).all())
+    with pytest.raises(EditError, match="image_range"):
+        EditConfig(image_range="percent")  # type: ignore[arg-type]
+
+
 def test_bad_requests_are_refused(setup) -> None:
     generator, branch, ws = setup
     _, labels = render_and_segment(generator, branch, ws)
