@@ -89,6 +89,75 @@ def mean_iou(
     return float(np.nanmean(iou))
 
 
+def label_boundary(mask: np.ndarray) -> np.ndarray:
+    """Pixels of a bool ``[H, W]`` mask with a 4-neighbour outside it (the image border counts as outside)."""
+    padded = np.pad(mask, 1, constant_values=False)
+    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask & ~interior
+
+
+def _near(boundary: np.ndarray, tolerance: int) -> np.ndarray:
+    """Pixels within ``tolerance`` px (chessboard distance) of a boundary pixel."""
+    padded = np.pad(boundary, tolerance, constant_values=False)
+    height, width = boundary.shape
+    near = np.zeros_like(boundary)
+    for dy in range(2 * tolerance + 1):
+        for dx in range(2 * tolerance + 1):
+            near |= padded[dy : dy + height, dx : dx + width]
+    return near
+
+
+def boundary_f_score(pred: ArrayLike, target: ArrayLike, labels: list[int], tolerance: int = 1) -> float:
+    """Mean over ``labels`` of the boundary F-score (Csurka et al.) of ``pred`` against ``target``.
+
+    Per label: precision = share of the predicted boundary within ``tolerance`` px of the target's,
+    recall = the converse, F = their harmonic mean (0 when one side has no boundary). Labels
+    absent from both maps are left out; NaN when all are.
+    """
+    pred_np, target_np = as_numpy(pred), as_numpy(target)
+    if pred_np.shape != target_np.shape or pred_np.ndim != 2:
+        raise MetricError(
+            f"boundary F-score needs two equal [H, W] maps, got {pred_np.shape} and {target_np.shape}"
+        )
+    scores = []
+    for label in labels:
+        predicted, wanted = label_boundary(pred_np == label), label_boundary(target_np == label)
+        if not predicted.any() and not wanted.any():
+            continue
+        if not predicted.any() or not wanted.any():
+            scores.append(0.0)
+            continue
+        precision = float((predicted & _near(wanted, tolerance)).sum() / predicted.sum())
+        recall = float((wanted & _near(predicted, tolerance)).sum() / wanted.sum())
+        scores.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def ssim_map(a: torch.Tensor, b: torch.Tensor, window: int = 7) -> torch.Tensor:
+    """Per-pixel SSIM ``[B, H, W]`` (channel mean) of images ``[B, 3, H, W]`` in [-1, 1], on the [0, 1] scale.
+
+    Local statistics over a ``window`` x ``window`` box (edges use the pixels inside the image);
+    the usual constants ``(0.01)^2`` and ``(0.03)^2`` for a dynamic range of 1.
+    """
+    if a.shape != b.shape or a.ndim != 4:
+        raise MetricError(f"SSIM needs two equal [B, C, H, W] batches, got {list(a.shape)}, {list(b.shape)}")
+    x, y = (a.double().clamp(-1, 1) + 1) / 2, (b.double().clamp(-1, 1) + 1) / 2
+
+    def local(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(
+            t, window, stride=1, padding=window // 2, count_include_pad=False
+        )
+
+    mean_x, mean_y = local(x), local(y)
+    var_x = local(x * x) - mean_x**2
+    var_y = local(y * y) - mean_y**2
+    cov = local(x * y) - mean_x * mean_y
+    c1, c2 = 0.01**2, 0.03**2
+    numerator = (2 * mean_x * mean_y + c1) * (2 * cov + c2)
+    value = numerator / ((mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2))
+    return value.mean(dim=1).float()
+
+
 def _feature_matrix(features: ArrayLike, what: str) -> np.ndarray:
     matrix = as_numpy(features).astype(np.float64)
     if matrix.ndim != 2:

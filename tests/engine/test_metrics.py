@@ -8,12 +8,15 @@ import torch
 
 from editing_engine.metrics import (
     MetricError,
+    boundary_f_score,
     frechet_distance,
     intersections_unions,
     kernel_inception_distance,
+    label_boundary,
     mean_iou,
     oracle_features,
     per_label_iou,
+    ssim_map,
 )
 from editing_engine.oracle import Oracle, OracleConfig
 
@@ -126,3 +129,44 @@ def test_oracle_features_shape_and_determinism() -> None:
     feats = oracle_features(oracle, images, batch_size=2)
     assert feats.shape == (5, oracle.config.feature_dim) == (5, 4 + 8 + 8)
     np.testing.assert_allclose(feats, oracle_features(oracle, images, batch_size=5), rtol=1e-5, atol=1e-6)
+
+
+def square(size: int, top: int, left: int, side: int, label: int = 1) -> np.ndarray:
+    out = np.zeros((size, size), dtype=np.int64)
+    out[top : top + side, left : left + side] = label
+    return out
+
+
+def test_label_boundary_is_the_ring_of_a_square() -> None:
+    ring = label_boundary(square(8, 2, 2, 4) == 1)
+    assert int(ring.sum()) == 12 and not ring[3:5, 3:5].any() and ring[2, 2]
+
+
+def test_boundary_f_score_tolerance_and_absent_labels() -> None:
+    target = square(12, 2, 2, 6)
+    assert boundary_f_score(target, target, [1]) == 1.0
+    shifted = square(12, 3, 2, 6)  # one pixel down: every boundary pixel is within 1 px
+    assert boundary_f_score(shifted, target, [1], tolerance=1) == 1.0
+    # Without tolerance only the side columns' shared rows match: 10 of 20 boundary pixels each way.
+    assert boundary_f_score(shifted, target, [1], tolerance=0) == pytest.approx(0.5)
+    assert boundary_f_score(np.zeros_like(target), target, [1]) == 0.0
+    assert math.isnan(boundary_f_score(target, target, [2]))
+    assert boundary_f_score(target, target, [1, 2]) == 1.0
+    with pytest.raises(MetricError, match="equal"):
+        boundary_f_score(target, target[:4], [1])
+
+
+def test_ssim_is_one_for_equal_images_and_drops_with_noise() -> None:
+    torch.manual_seed(0)
+    a = torch.rand(2, 3, 16, 16) * 2 - 1
+    noise = torch.randn_like(a)
+    same = ssim_map(a, a)
+    assert same.shape == (2, 16, 16)
+    torch.testing.assert_close(same, torch.ones_like(same))
+    some, more = (float(ssim_map(a, (a + k * noise).clamp(-1, 1)).mean()) for k in (0.3, 0.6))
+    assert more < some < 0.95
+    # A constant offset of 0.2 on [0, 1] (0.4 on [-1, 1]) keeps the structure term at 1 on a flat image.
+    flat = torch.zeros(1, 3, 8, 8)
+    luminance = (2 * 0.5 * 0.7 + 1e-4) / (0.5**2 + 0.7**2 + 1e-4)
+    expected = torch.full((1, 8, 8), luminance)
+    torch.testing.assert_close(ssim_map(flat, flat + 0.4), expected, rtol=1e-5, atol=1e-6)

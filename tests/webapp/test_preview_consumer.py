@@ -238,4 +238,6 @@ async def test_unreachable_queue_is_reported_and_next_request_retries(
 async def test_foreign_origin_is_rejected() -> None:
     client = WebsocketCommunicator(application, "/ws/preview/", headers=[(b"origin", b"http://evil.example")])
     connected, _ = await client.connect()
-    assert not connected
+    # Accepted, then closed with the refusal's code (webapp/ws_gate.py), never handed to the consumer.
+    assert connected
+    assert await client.receive_output() == {"type": "websocket.close", "code": 4403}
