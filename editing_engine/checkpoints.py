@@ -35,13 +35,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from editing_engine import formats
 from editing_engine.errors import EngineError
 
 from .generator import Generator, GeneratorConfig, lowpass_filter
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "weights.safetensors"
-FORMAT_NAME = "partedit-generator/v1"
+CONFIG_FILE = formats.GENERATOR_CONFIG_FILE
+WEIGHTS_FILE = formats.GENERATOR_WEIGHTS_FILE
+FORMAT_NAME = formats.GENERATOR_FORMAT
 
 FORMAT_NATIVE = "partedit"
 FORMAT_ROSINALITY = "rosinality-stylegan2-pytorch"
@@ -76,13 +77,7 @@ class LoadedModel:
 
 def hash_state(state: dict[str, torch.Tensor]) -> str:
     """A stable SHA-256 of a state dict's names, shapes and values (identifies a model)."""
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        tensor = state[name].detach().cpu().contiguous()
-        digest.update(name.encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.numpy().tobytes())
-    return digest.hexdigest()
+    return formats.weights_hash({name: tensor.detach().cpu().numpy() for name, tensor in state.items()})
 
 
 def _key_list(keys: Iterable[str], limit: int = 8) -> str:

@@ -10,22 +10,35 @@ The engine (``vectors.py``) turns what this module returns into torch tensors; w
 which never import torch, call the same functions before they store an uploaded file. JSON is
 parsed with a nesting bound, finite numbers only and no NUL characters, so every value a file
 carries can be stored in a database as it is. Nothing is ever unpickled.
+
+It also names the model-directory format and computes the weights hash that identifies a
+generator (:func:`weights_hash`; the engine's ``checkpoints.hash_state`` and the webapp's model
+registration both use it, so a registered model and a loaded one agree on identity).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.numpy import load_file
 
 from editing_engine.errors import EngineError
 
+# A model directory: ``config.json`` (this format name) and ``weights.safetensors``, whose
+# generator tensors are prefixed ``G_ema.`` (the discriminator's ``D.``).
+GENERATOR_FORMAT = "partedit-generator/v1"
+GENERATOR_CONFIG_FILE = "config.json"
+GENERATOR_WEIGHTS_FILE = "weights.safetensors"
+GENERATOR_PREFIX = "G_ema."
 VECTOR_FORMAT = "partedit-edit-vector/v1"
 LATENT_FORMAT = "partedit-latent/v1"
 METADATA_KEY = "partedit"
@@ -316,3 +329,21 @@ def read_latent(
         raise VectorError(f"a latent is [1, num_ws, w_dim] as its metadata says, got {list(ws.shape)}")
     check_fit(ws.shape[1:], metadata["model_hash"], expected_model_hash, expected_shape)
     return TensorFile(ws, metadata)
+
+
+def weights_hash(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over a state's tensor names, shapes and C-order bytes: the identity of a model's weights."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.asarray(arrays[name])
+        digest.update(name.encode())
+        digest.update(str(tuple(int(size) for size in array.shape)).encode())
+        digest.update(array.tobytes(order="C"))
+    return digest.hexdigest()
+
+
+def generator_weights_hash(weights_file: str | Path) -> str:
+    """The weights hash of the generator (``G_ema.`` tensors) in a model directory's weights file."""
+    tensors = load_file(str(weights_file))
+    prefix = len(GENERATOR_PREFIX)
+    return weights_hash({k[prefix:]: v for k, v in tensors.items() if k.startswith(GENERATOR_PREFIX)})

@@ -12,9 +12,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from safetensors.numpy import save
 
+from editing_engine.formats import generator_weights_hash
 from tests.webapp.factories import latent_bytes, png_bytes
 from webapp.assets import services
-from webapp.assets.model_files import generator_weights_hash, parse_labels
+from webapp.assets.model_files import parse_labels
 from webapp.assets.models import GeneratorModel, Image, PartLabel
 from webapp.assets.storage import media_path
 from webapp.errors import Conflict, InvalidInput

@@ -42,7 +42,8 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 # The engine's torch-free modules that web processes use to check files before storing them.
-TORCH_FREE_ENGINE_MODULES = ("editing_engine", "editing_engine.errors", "editing_engine.formats")
+TORCH_FREE_ENGINE_MODULES = ("editing_engine", "editing_engine.errors", "editing_engine.formats",
+                             "editing_engine.taxonomy")
 
 
 def test_web_process_never_imports_torch() -> None:
