@@ -1,0 +1,116 @@
+"""What every WebSocket handshake passes before a consumer: the origin check, refusals with close codes, 404s.
+
+* ``SameOriginValidator``: the ``Origin`` header must name this site exactly (scheme, host and
+  port of the handshake, the host being one of ``ALLOWED_HOSTS``) or be one of
+  ``CSRF_TRUSTED_ORIGINS``; anything else is refused with 4403.
+* ``CloseCodesAtHandshake``: a consumer that refuses a handshake closes before accepting, which
+  daphne answers with a bare HTTP 403 that browsers cannot tell apart from a network error. This
+  middleware accepts first and then closes, so the client sees the consumer's close code (4401,
+  4403, 4404, ...; docs/protocol.md).
+* ``NotFoundConsumer``: the last route; a path no route matches is closed with 4404 instead of
+  failing with a server error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_NOT_FOUND = 4404
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The value of the handshake header ``name`` (lower case), or None."""
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin1")
+    return None
+
+
+def normalised_origin(origin: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin such as ``https://edit.example.org``, default ports filled in."""
+    try:
+        parts = urlsplit(origin.strip().lower())
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or port is None:
+        return None
+    return parts.scheme, parts.hostname, port
+
+
+def allowed_origin(scope: Scope) -> bool:
+    """Whether the handshake's Origin is this very site (scheme, host, port) or a trusted origin."""
+    origin = normalised_origin(header(scope, b"origin") or "")
+    if origin is None:
+        return False
+    trusted = {normalised_origin(item) for item in settings.CSRF_TRUSTED_ORIGINS}
+    if origin in trusted:
+        return True
+    # Every real handshake has a Host header (RFC 6455; autobahn refuses one without); a handshake
+    # made in-process without one is compared with the origin's own host and port.
+    scheme, hostname, port = origin
+    host = header(scope, b"host") or (hostname if DEFAULT_PORTS[scheme] == port else f"{hostname}:{port}")
+    domain, _ = split_domain_port(host.lower())
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    own_scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    return origin == normalised_origin(f"{own_scheme}://{host}")
+
+
+class SameOriginValidator:
+    """Refuse (4403) a handshake whose Origin is not this site or a trusted origin."""
+
+    def __init__(self, application: ASGIApp) -> None:
+        self.application = application
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass an allowed handshake on; refuse any other with close code 4403."""
+        if allowed_origin(scope):
+            await self.application(scope, receive, send)
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": CLOSE_FORBIDDEN_ORIGIN})
+
+
+class CloseCodesAtHandshake:
+    """Turn a close sent before the accept into accept + close, so the client receives the close code."""
+
+    def __init__(self, application: ASGIApp) -> None:
+        self.application = application
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the inner application with a ``send`` that accepts before a handshake-time close."""
+        accepted = False
+
+        async def send_with_code(message: Message) -> None:
+            nonlocal accepted
+            if message["type"] == "websocket.accept":
+                accepted = True
+            elif message["type"] == "websocket.close" and not accepted:
+                accepted = True
+                await send({"type": "websocket.accept"})
+            await send(message)
+
+        await self.application(scope, receive, send_with_code)
+
+
+class NotFoundConsumer(AsyncWebsocketConsumer):
+    """The socket of a path no route serves: closed with 4404."""
+
+    async def connect(self) -> None:
+        """Refuse the handshake with 4404."""
+        await self.close(code=CLOSE_NOT_FOUND)
