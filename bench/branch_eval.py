@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from editing_engine.branch_commands import oracle_annotations
+from editing_engine.annotation_sources import oracle_annotations
 from editing_engine.checkpoints import load_generator
 from editing_engine.evaluation import generate_images
 from editing_engine.generator import Generator, seed_to_z

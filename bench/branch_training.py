@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.branch_eval import TEST_SEED_BASE, score, test_latents
-from editing_engine.branch_commands import oracle_annotations
+from editing_engine.annotation_sources import oracle_annotations
 from editing_engine.checkpoints import LoadedModel, load_generator
 from editing_engine.evaluation import generate_images
 from editing_engine.metrics import per_label_iou

@@ -69,7 +69,6 @@ from editing_engine.domain import (
     render_face,
     render_params,
 )
-from editing_engine.edit_commands import model_taxonomy
 from editing_engine.editing import (
     DEFAULT_EDIT,
     DEFAULT_REFINE,
@@ -85,6 +84,7 @@ from editing_engine.metrics import mean_iou
 from editing_engine.oracle import Oracle, OracleConfig, load_oracle, predict
 from editing_engine.regions import dilate, edit_region, involved_labels
 from editing_engine.segmentation import BranchConfig, SegmentationBranch, load_branch, train_branch
+from editing_engine.taxonomy import model_taxonomy
 from editing_engine.vectors import apply_vectors
 
 L = LABEL_INDEX

@@ -13,7 +13,6 @@ By default the branch and encoder live beside the model: ``<model>/branch`` and 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,43 +21,27 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import LoadedModel, load_generator
-from .edit_commands import (
-    LABELS_FILE,
-    LabelImageError,
-    handled,
-    model_taxonomy,
-    read_label_png,
-    write_label_png,
+from .annotation_sources import (
+    ORACLE_SAMPLE_SEED_BASE,
+    annotations_from_directory,
+    oracle_annotations,
+    procedural_real_images,
 )
+from .checkpoints import LoadedModel, load_generator
+from .edit_commands import handled
+from .label_maps import write_label_png
 from .models_path import default_model_path
 from .oracle import BUNDLED_ORACLE_DIR
 from .perceptual_options import add_lpips_arguments, perceptual_from_args
 from .progress import ProgressCallback
-from .segmentation import BranchConfig, BranchError
+from .segmentation import BranchConfig
+from .taxonomy import label_count, model_taxonomy
 
 if TYPE_CHECKING:
     from .encoder import Encoder, EncoderConfig
 
 BRANCH_DIR = "branch"
 ENCODER_DIR = "encoder"
-ORACLE_SAMPLE_SEED_BASE = 60_000_000
-"""Generator seeds whose oracle labels train the shipped branch (disjoint from every evaluation range)."""
-ENCODER_REAL_SEED_BASE = 0
-"""Procedural render seeds used as real images for the encoder: the GAN's own training range."""
-
-
-def taxonomy_size(model_dir: Path) -> int:
-    """Number of labels in the model's ``labels.json``, else in the demo domain."""
-    path = model_dir / LABELS_FILE
-    if path.is_file():
-        try:
-            return len(json.loads(path.read_text())["labels"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise LabelImageError(f"cannot read the label taxonomy {path}: {error}") from error
-    from .domain import LABELS
-
-    return len(LABELS)
 
 
 def _default_dir(args: argparse.Namespace, attribute: str, name: str) -> Path:
@@ -90,45 +73,6 @@ def _start_latent(args: argparse.Namespace, model: LoadedModel) -> torch.Tensor:
         return model.generator.mapping(seed_to_z(args.seed, model.config.z_dim), truncation_psi=args.psi)
 
 
-def annotations_from_directory(
-    directory: Path, model: LoadedModel, colours: list[tuple[int, int, int]]
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``(ws, labels)`` pairs from ``NAME.safetensors`` latents with ``NAME.png`` label maps in a folder."""
-    from .vectors import load_latent
-
-    pairs = []
-    for latent_path in sorted(directory.glob("*.safetensors")):
-        label_path = latent_path.with_suffix(".png")
-        if not label_path.is_file():
-            raise BranchError(f"annotation {latent_path.name} has no label map {label_path.name}")
-        ws = load_latent(latent_path, model.weights_hash, (model.config.num_ws, model.config.w_dim))
-        labels = read_label_png(label_path, colours)
-        if bool((labels < 0).any()):
-            raise BranchError(f"{label_path} holds colours that are not labels of this model")
-        pairs.append((ws, labels))
-    if not pairs:
-        raise BranchError(f"no NAME.safetensors + NAME.png annotation pairs in {directory}")
-    return pairs
-
-
-def oracle_annotations(
-    model: LoadedModel, oracle_path: Path, count: int, psi: float, seed_base: int = ORACLE_SAMPLE_SEED_BASE
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``(ws, oracle labels)`` for ``count`` sampled images (seeds from ``seed_base``)."""
-    from .generator import seed_to_z, to_uint8_image
-    from .oracle import load_oracle, predict
-
-    oracle = load_oracle(oracle_path)
-    pairs = []
-    with torch.no_grad():
-        for seed in range(seed_base, seed_base + count):
-            ws = model.generator.mapping(seed_to_z(seed, model.config.z_dim), truncation_psi=psi)
-            image = to_uint8_image(model.generator.synthesis(ws, noise_mode="const")[0])
-            labels = torch.from_numpy(predict(oracle, image[None])[0].astype(np.int64))
-            pairs.append((ws, labels))
-    return pairs
-
-
 def command_train_branch(args: argparse.Namespace) -> int:
     """Train a segmentation branch on annotated latents and save it."""
     from .segmentation import save_branch, train_branch
@@ -137,7 +81,7 @@ def command_train_branch(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model = load_generator(args.model)
     if args.annotations is not None:
-        num_labels = args.num_labels or taxonomy_size(Path(args.model))
+        num_labels = args.num_labels or label_count(Path(args.model))
         taxonomy = model_taxonomy(Path(args.model), num_labels)
         names, colours = taxonomy.names, taxonomy.colours
         annotations = annotations_from_directory(args.annotations, model, colours)
@@ -213,18 +157,6 @@ def command_segment(args: argparse.Namespace) -> int:
         Image.fromarray(to_uint8_image(image)).save(args.image_output)
         print(f"wrote {args.image_output}")
     return 0
-
-
-def procedural_real_images(
-    count: int, resolution: int, seed_base: int = ENCODER_REAL_SEED_BASE
-) -> torch.Tensor:
-    """``count`` in-domain procedural renders as ``[N, 3, R, R]`` in [-1, 1] (the encoder's real images)."""
-    from .domain import render_face
-
-    images = np.stack(
-        [render_face(seed, size=resolution).image for seed in range(seed_base, seed_base + count)]
-    )
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def command_train_encoder(args: argparse.Namespace) -> int:

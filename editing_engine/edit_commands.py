@@ -12,124 +12,23 @@ else the demo domain's palette), and an unknown colour is an error, not backgrou
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 
-from editing_engine.errors import EngineError
-
-from .checkpoints import CheckpointError, LoadedModel, load_generator
+from .checkpoints import LoadedModel, load_generator
 from .editing import DEFAULT_EDIT, DEFAULT_REFINE, RELEASE_RECIPE, EditConfig, EditError
+from .errors import EngineError
+from .label_maps import read_label_png, read_mask_png, write_label_png, write_mask_png
 from .models_path import default_model_path
 from .perceptual_options import add_lpips_arguments, perceptual_from_args
 from .progress import Cancelled, ProgressCallback
-from .regions import RegionError
-from .vectors import VectorError
-
-LABELS_FILE = "labels.json"
-
-
-class LabelImageError(EngineError):
-    """A label-map PNG cannot be read as label indices for this model."""
-
-
-@dataclass(frozen=True)
-class Taxonomy:
-    """A model's labels: names, RGB colours and the indices of its context labels."""
-
-    names: list[str]
-    colours: list[tuple[int, int, int]]
-    context: tuple[int, ...]
-
-
-def model_taxonomy(model_dir: Path, num_labels: int) -> Taxonomy:
-    """The model's labels: its ``labels.json``, else the demo domain's, else greys.
-
-    In ``labels.json`` an optional ``"context": true`` marks a context label (see ``edit_region``).
-    """
-    path = model_dir / LABELS_FILE
-    if path.is_file():
-        try:
-            entries = json.loads(path.read_text())["labels"]
-            names = [str(entry["name"]) for entry in entries]
-            colours = [_hex_colour(str(entry["colour"])) for entry in entries]
-            context = tuple(index for index, entry in enumerate(entries) if _context_flag(entry))
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise LabelImageError(f"cannot read the label taxonomy {path}: {error}") from error
-        if len(names) == num_labels:
-            return Taxonomy(names, colours, context)
-    from .domain import CONTEXT_LABELS, LABEL_COLOURS, LABEL_INDEX, LABELS
-
-    if len(LABELS) == num_labels:
-        return Taxonomy(list(LABELS), list(LABEL_COLOURS), tuple(LABEL_INDEX[n] for n in CONTEXT_LABELS))
-    step = 255 // max(num_labels - 1, 1)
-    return Taxonomy([str(i) for i in range(num_labels)], [(i * step,) * 3 for i in range(num_labels)], ())
-
-
-def _context_flag(entry: dict[str, object]) -> bool:
-    flag = entry.get("context", False)
-    if not isinstance(flag, bool):
-        raise ValueError(f"label {entry.get('name')!r}: 'context' must be true or false, got {flag!r}")
-    return flag
-
-
-def _hex_colour(text: str) -> tuple[int, int, int]:
-    if len(text) != 7 or not text.startswith("#"):
-        raise ValueError(f"colour {text!r} is not #rrggbb")
-    value = int(text[1:], 16)
-    return (value >> 16) & 255, (value >> 8) & 255, value & 255
-
-
-def read_label_png(path: Path, colours: Sequence[tuple[int, int, int]]) -> torch.Tensor:
-    """Label indices ``[H, W]`` from a palette/grey PNG (indices) or an RGB PNG (exact colour match)."""
-    try:
-        image = Image.open(path)
-        image.load()
-    except OSError as error:
-        raise LabelImageError(f"cannot read label map {path}: {error}") from error
-    if image.mode in ("P", "L", "I", "I;16"):
-        return torch.from_numpy(np.asarray(image).astype(np.int64))
-    pixels = np.asarray(image.convert("RGB")).astype(np.int64)
-    codes = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
-    lookup = {(r << 16) | (g << 8) | b: index for index, (r, g, b) in enumerate(colours)}
-    labels = np.full(codes.shape, -1, dtype=np.int64)
-    for code, index in lookup.items():
-        labels[codes == code] = index
-    if (labels < 0).any():
-        unknown = sorted({int(c) for c in np.unique(codes[labels < 0])})[:5]
-        raise LabelImageError(
-            f"{path} has colours that are no label's colour: {[f'#{c:06x}' for c in unknown]}"
-        )
-    return torch.from_numpy(labels)
-
-
-def write_label_png(path: Path, labels: torch.Tensor, colours: Sequence[tuple[int, int, int]]) -> None:
-    """Write label indices as a palette PNG: exact indices when read back, the label colours when viewed."""
-    image = Image.fromarray(labels.cpu().numpy().astype(np.uint8), mode="P")
-    palette = [channel for colour in colours for channel in colour]
-    image.putpalette(palette + [0] * (768 - len(palette)))
-    image.save(path)
-
-
-def read_mask_png(path: Path) -> torch.Tensor:
-    """A bool mask from a PNG: pixels brighter than mid-grey are set."""
-    try:
-        grey = np.asarray(Image.open(path).convert("L"))
-    except OSError as error:
-        raise LabelImageError(f"cannot read mask {path}: {error}") from error
-    return torch.from_numpy(grey > 127)
-
-
-def write_mask_png(path: Path, mask: torch.Tensor) -> None:
-    """Write a bool mask as a black/white PNG."""
-    Image.fromarray((mask.cpu().numpy() * 255).astype(np.uint8), mode="L").save(path)
+from .taxonomy import model_taxonomy
 
 
 def _printing_progress(what: str, every: int = 5) -> ProgressCallback:
@@ -274,14 +173,7 @@ def command_apply(args: argparse.Namespace) -> int:
 
 def handled(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn the engine's typed errors into a one-line message and exit status 2 (130 when cancelled)."""
-    from .embedding import EmbeddingError
-    from .encoder import EncoderError
-    from .losses import LossError
-    from .oracle import OracleError
-    from .segmentation import BranchError
-
-    errors = (CheckpointError, BranchError, EncoderError, EmbeddingError, LossError, VectorError, RegionError,
-              EditError, OracleError, LabelImageError, OSError)
+    errors = (EngineError, OSError)
 
     def run(args: argparse.Namespace) -> int:
         try:

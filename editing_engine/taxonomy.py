@@ -1,5 +1,8 @@
 """A model's part-label taxonomy (``labels.json``), parsed and checked without torch.
 
+``model_taxonomy`` falls back to the demo domain's labels (imported only then) for a model
+without ``labels.json``.
+
 ``labels.json`` beside a model's weights is ``{"labels": [{"name", "colour": "#rrggbb",
 "context"?: bool}, ...]}``: label index = position, 0 = background. ``context`` marks a host
 label (background, skin) whose unchanged pixels an edit leaves out of its region. The engine's
@@ -68,3 +71,36 @@ def read_labels_file(model_dir: str | Path) -> list[LabelSpec] | None:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise TaxonomyError(f"Cannot read {path}: {error}") from error
     return parse_labels(raw)
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """A model's labels as the engine uses them: names, RGB colours and the indices of context labels."""
+
+    names: list[str]
+    colours: list[tuple[int, int, int]]
+    context: tuple[int, ...]
+
+
+def model_taxonomy(model_dir: str | Path, num_labels: int) -> Taxonomy:
+    """The model's labels: its ``labels.json``, else the demo domain's, else greys."""
+    labels = read_labels_file(model_dir)
+    if labels is not None and len(labels) == num_labels:
+        context = tuple(index for index, label in enumerate(labels) if label.context)
+        return Taxonomy([label.name for label in labels], [label.rgb for label in labels], context)
+    from .domain import CONTEXT_LABELS, LABEL_COLOURS, LABEL_INDEX, LABELS
+
+    if len(LABELS) == num_labels:
+        return Taxonomy(list(LABELS), list(LABEL_COLOURS), tuple(LABEL_INDEX[n] for n in CONTEXT_LABELS))
+    step = 255 // max(num_labels - 1, 1)
+    return Taxonomy([str(i) for i in range(num_labels)], [(i * step,) * 3 for i in range(num_labels)], ())
+
+
+def label_count(model_dir: str | Path) -> int:
+    """The number of labels in the model's ``labels.json``, else in the demo domain."""
+    labels = read_labels_file(model_dir)
+    if labels is not None:
+        return len(labels)
+    from .domain import LABELS
+
+    return len(LABELS)

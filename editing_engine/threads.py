@@ -12,10 +12,12 @@ import os
 
 import torch
 
+from editing_engine.errors import EngineError
+
 THREADS_VARIABLE = "PARTEDIT_TORCH_THREADS"
 
 
-class ThreadSettingError(ValueError):
+class ThreadSettingError(EngineError):
     """``PARTEDIT_TORCH_THREADS`` is not a whole number >= 0."""
 
 

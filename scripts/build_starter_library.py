@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.edit_quality import EDITS  # noqa: E402
 from editing_engine.checkpoints import load_generator  # noqa: E402
-from editing_engine.edit_commands import model_taxonomy  # noqa: E402
 from editing_engine.editing import DEFAULT_EDIT, optimize_edit, render_and_segment, result_to_vector  # noqa: E402
 from editing_engine.encoder import load_encoder  # noqa: E402
 from editing_engine.generator import seed_to_z, to_uint8_image  # noqa: E402
@@ -39,6 +38,7 @@ from editing_engine.losses import build_perceptual_distance  # noqa: E402
 from editing_engine.oracle import load_oracle, predict  # noqa: E402
 from editing_engine.rendering import encode_png  # noqa: E402
 from editing_engine.segmentation import load_branch  # noqa: E402
+from editing_engine.taxonomy import model_taxonomy  # noqa: E402
 from editing_engine.vectors import apply_vectors, vector_to_bytes  # noqa: E402
 
 PSI = 0.7

@@ -259,7 +259,7 @@ def test_cli_edit_then_apply(setup, tmp_path, capsys) -> None:
 
     from editing_engine.checkpoints import load_generator, save_model
     from editing_engine.cli import main
-    from editing_engine.edit_commands import read_label_png, write_label_png
+    from editing_engine.label_maps import read_label_png, write_label_png
     from editing_engine.segmentation import save_branch
     from editing_engine.vectors import load_latent, load_vector
 
@@ -308,9 +308,10 @@ def test_cli_edit_then_apply(setup, tmp_path, capsys) -> None:
 def test_cli_context_labels_follow_the_taxonomy_unless_given(setup, tmp_path, capsys) -> None:
     from editing_engine.checkpoints import load_generator, save_model
     from editing_engine.cli import main
-    from editing_engine.edit_commands import LabelImageError, model_taxonomy, write_label_png
     from editing_engine.generator import seed_to_z
+    from editing_engine.label_maps import write_label_png
     from editing_engine.segmentation import save_branch
+    from editing_engine.taxonomy import TaxonomyError, model_taxonomy
     from editing_engine.vectors import load_vector
 
     generator, branch, _ = setup
@@ -332,7 +333,7 @@ def test_cli_context_labels_follow_the_taxonomy_unless_given(setup, tmp_path, ca
         vector = load_vector(out / "vector.safetensors", model_hash, (generator.num_ws, 32))
         assert vector.settings["context_labels"] == expected
     (model_dir / "labels.json").write_text(labels % ', "context": "yes"')
-    with pytest.raises(LabelImageError, match="'context' must be true or false"):
+    with pytest.raises(TaxonomyError, match="Label 0 has a context flag that is not true or false"):
         model_taxonomy(model_dir, 3)
 
 
