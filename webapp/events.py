@@ -50,6 +50,11 @@ def job_group(job_id: int) -> str:
     return f"job.{job_id}"
 
 
+def user_group(user_id: int) -> str:
+    """The group of changes to one user's memberships; every socket of that user joins it."""
+    return f"user.{user_id}"
+
+
 def preview_group() -> str:
     """A new private group for one preview connection's frames."""
     return f"preview.{uuid.uuid4().hex}"
@@ -182,9 +187,21 @@ class Presence(TypedDict):
     pointer: list[float] | None
 
 
+class MembershipChanged(TypedDict):
+    """A user's role in a team changed, or they left it (``role`` None) (group ``user.<id>``).
+
+    Open sockets of the user re-check their access and close when it is gone.
+    """
+
+    type: Literal["membership.changed"]
+    team_id: int
+    user_id: int
+    role: str | None
+
+
 Event = (
-    AnnotationSaved | VectorChanged | StackChanged | VectorReady | JobChanged | PreviewFrame | PreviewFailed
-    | SessionFrame | SessionRenderFailed | SessionJobStarted | Presence
+    MembershipChanged | AnnotationSaved | VectorChanged | StackChanged | VectorReady | JobChanged
+    | PreviewFrame | PreviewFailed | SessionFrame | SessionRenderFailed | SessionJobStarted | Presence
 )
 
 
@@ -197,6 +214,11 @@ def annotation_saved(version: AnnotationVersion) -> AnnotationSaved:
         version_id=version.pk,
         author=version.author.get_username() if version.author else "",
     )
+
+
+def membership_changed(team_id: int, user_id: int, role: str | None) -> MembershipChanged:
+    """The event of a membership created, changed (its new role) or removed (role None)."""
+    return MembershipChanged(type="membership.changed", team_id=team_id, user_id=user_id, role=role)
 
 
 def vector_changed(change: VectorChange, vector_id: int) -> VectorChanged:

@@ -7,6 +7,7 @@ ones: DEBUG off, SECRET_KEY and REDIS_URL required unless DEBUG is on.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -78,6 +79,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Failed sign-ins per account and per address (admin and studio sign-in; the token view too).
+    "axes",
     "webapp.preview",
     "webapp.teams",
     "webapp.assets",
@@ -100,7 +103,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a locked-out sign-in into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "webapp.urls"
 ASGI_APPLICATION = "webapp.asgi.application"
@@ -200,6 +207,54 @@ STORAGES = {
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# HTTPS (docs/operations.md, "Security settings"). Behind TLS (secure cookies, the production
+# default) plain-HTTP requests are redirected and browsers are told to use HTTPS for a year.
+# A TLS-terminating proxy must then set X-Forwarded-Proto, trusted with TRUST_X_FORWARDED_PROTO.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or (31_536_000 if SECURE_SSL_REDIRECT else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trusted reverse proxies in front of daphne that append the client to X-Forwarded-For (0: none,
+# the client is REMOTE_ADDR); sign-in throttles count per client address through it.
+PARTEDIT_PROXY_COUNT = int(os.environ.get("PARTEDIT_PROXY_COUNT") or "0")
+
+# Content-Security-Policy on every response: scripts, styles, fonts only from this origin (no
+# inline code), images also from data: and blob: URLs (canvas, frames as object URLs), fetches and
+# WebSockets to this origin ('self' covers ws:/wss: of the same host), no plugins, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'", "blob:"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Sign-in throttling (django-axes): after PARTEDIT_LOGIN_FAILURE_LIMIT failed sign-ins for one
+# username, or from one address, further attempts get 429 for PARTEDIT_LOGIN_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = int(os.environ.get("PARTEDIT_LOGIN_FAILURE_LIMIT") or "10")
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("PARTEDIT_LOGIN_COOLOFF_MINUTES") or "15"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = PARTEDIT_PROXY_COUNT or None
+AXES_IPWARE_PROXY_ORDER = "right-most"
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if PARTEDIT_PROXY_COUNT else ("REMOTE_ADDR",)
+)
+
+# The shared cache (Redis): the token view's throttles and the preview render budgets count here,
+# across every web process.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
 # channels-redis waits up to 5 s in each blocking read (BZPOPMIN) of a consumer's channel, and
 # redis-py 6+ gives every socket a 5 s read timeout by default: the two race, and an idle
 # WebSocket consumer dies with "Timeout reading from ...". Reads get a longer timeout here.
@@ -278,15 +333,26 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "webapp.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # POST /api/auth/token/: per client address and per username (webapp/api/throttles.py).
+    "DEFAULT_THROTTLE_RATES": {
+        "sign-in-address": os.environ.get("PARTEDIT_SIGN_IN_RATE") or "10/min",
+        "sign-in-username": os.environ.get("PARTEDIT_SIGN_IN_RATE") or "10/min",
+    },
+    "NUM_PROXIES": PARTEDIT_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PartEdit API",
     "DESCRIPTION": "Teams, models, images, annotations, the edit-vector library and edit sessions.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs are for signed-in users unless PARTEDIT_PUBLIC_API_DOCS is on.
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if env_bool("PARTEDIT_PUBLIC_API_DOCS", False)
+        else "rest_framework.permissions.IsAuthenticated"
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -296,8 +362,12 @@ SPECTACULAR_SETTINGS = {
 # Uploads: photos over either limit are refused with 413 before their pixels are decoded.
 PARTEDIT_MAX_UPLOAD_BYTES = int(os.environ.get("PARTEDIT_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 PARTEDIT_MAX_UPLOAD_PIXELS = int(os.environ.get("PARTEDIT_MAX_UPLOAD_PIXELS", str(40_000_000)))
+# At most this many uploads are decoded at once per web process (each can take hundreds of MB).
+PARTEDIT_UPLOAD_DECODES = int(os.environ.get("PARTEDIT_UPLOAD_DECODES", "2"))
 # A new team gets the model at PARTEDIT_MODEL_PATH registered (manage.py register_demo_model does it later).
 PARTEDIT_REGISTER_MODEL_FOR_NEW_TEAMS = env_bool("PARTEDIT_REGISTER_MODEL_FOR_NEW_TEAMS", True)
+# Preview renders one user may ask for per minute, over all their sockets (0: no limit).
+PARTEDIT_PREVIEW_RENDERS_PER_MINUTE = int(os.environ.get("PARTEDIT_PREVIEW_RENDERS_PER_MINUTE") or "600")
 
 LOGGING = {
     "version": 1,

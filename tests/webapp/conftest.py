@@ -23,6 +23,14 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    """Sign-in throttles and preview render budgets start from zero in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_user() -> Callable[[str], Any]:
     """Create a user with password ``pw``."""

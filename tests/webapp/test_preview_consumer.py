@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,17 @@ def no_connection_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("channels.db.close_old_connections", lambda: None)
 
 
+@pytest.fixture(autouse=True)
+def everyone_may_preview(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about frames, not access (tests/webapp/test_socket_access.py is): any signed-in
+    user may preview, and no render budget runs out."""
+    monkeypatch.setattr(services, "may_preview", lambda user: True)
+    monkeypatch.setattr(services, "spend_render", lambda user_id: None)
+
+
+SIGNED_IN = SimpleNamespace(pk=1, is_authenticated=True, is_active=True)
+
+
 @pytest.fixture
 def eager_renders(settings: Any, tiny_model_dir: Path) -> Iterator[None]:
     """Run render tasks in-process, eagerly, with the tiny test model."""
@@ -63,6 +75,7 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, RenderRequest, 
 async def communicator() -> AsyncIterator[WebsocketCommunicator]:
     """A connected client of the preview socket, through the project's full ASGI stack."""
     client = WebsocketCommunicator(application, "/ws/preview/", headers=[(b"origin", b"http://localhost")])
+    client.scope["user"] = SIGNED_IN  # the auth middleware keeps a user already in the scope
     connected, _ = await client.connect()
     assert connected
     yield client

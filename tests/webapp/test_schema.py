@@ -36,7 +36,8 @@ def test_schema_validates_without_warnings(tmp_path: Path) -> None:
     assert {"label", "tag", "author", "model", "page"} <= vector_params
 
 
-def test_schema_and_docs_are_served(client: Any) -> None:
+def test_schema_and_docs_are_served(client: Any, django_user_model: Any) -> None:
+    client.force_login(django_user_model.objects.create_user("reader", password="pw"))
     schema = client.get("/api/schema/")
     docs = client.get("/api/docs/")
 

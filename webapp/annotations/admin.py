@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from webapp.api.files import admin_file_link
+
 from .models import AnnotationVersion, ImageUncertainty, SegmentationBranch
 from .services import make_active as activate
 
@@ -17,7 +19,11 @@ class AnnotationVersionAdmin(admin.ModelAdmin):
     list_display = ["__str__", "image", "number", "author", "created_at"]
     list_filter = ["image__team"]
     search_fields = ["image__name", "author__username", "note"]
-    readonly_fields = ["image", "number", "parent", "mask", "label_pixels", "note", "author", "created_at"]
+    readonly_fields = [
+        "image", "number", "parent", admin_file_link("mask", "annotation-mask"), "label_pixels", "note",
+        "author", "created_at",
+    ]
+    exclude = ["mask"]  # linked to its API view above (MEDIA_URL is not served)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -49,7 +55,7 @@ class SegmentationBranchAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "model__team"]
     readonly_fields = [
         "model",
-        "weights",
+        admin_file_link("weights", ""),
         "config",
         "trained_on",
         "metrics",
@@ -58,6 +64,7 @@ class SegmentationBranchAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
     ]
+    exclude = ["weights"]
     actions = ["make_active"]
 
     @admin.action(description="Make the selected branch its model's active branch")

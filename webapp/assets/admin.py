@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from webapp.api.files import admin_file_link
+
 from .models import GeneratorModel, Image, PartLabel
 
 
@@ -42,9 +44,8 @@ class ImageAdmin(admin.ModelAdmin):
     list_filter = ["status", "source", "team"]
     search_fields = ["name"]
     readonly_fields = [
-        "original",
-        "normalized",
-        "latent",
+        *(admin_file_link(kind, "image-file", kind) for kind in ("original", "normalized", "latent")),
+        admin_file_link("reconstruction", "image-file", "reconstruction"),
         "original_format",
         "original_width",
         "original_height",
@@ -53,3 +54,5 @@ class ImageAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     raw_id_fields = ["created_by"]
+    # Files are linked to their API views above (MEDIA_URL is not served).
+    exclude = ["original", "normalized", "latent", "reconstruction"]

@@ -5,6 +5,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from webapp.api.files import admin_file_link
+
 from .models import EditSession, StackEntry
 
 
@@ -19,11 +21,13 @@ class StackEntryInline(admin.TabularInline):
         "kind",
         "vector",
         "scale",
-        "mask",
+        admin_file_link("mask", "session-entry-mask", parent="session_id"),
         "result_vector",
         "created_by",
         "created_at",
     ]
+
+    exclude = ["mask"]  # linked to its API view above (MEDIA_URL is not served)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

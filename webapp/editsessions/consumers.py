@@ -14,7 +14,6 @@ import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
@@ -22,6 +21,7 @@ from webapp import events
 from webapp.errors import ServiceError
 from webapp.library.models import EditVector
 from webapp.teams.permissions import Action, can, get_team_object_or_404, role_in
+from webapp.teams.sockets import MembershipAwareConsumer
 
 from . import services
 from .models import EditSession
@@ -46,8 +46,16 @@ def session_state(session_id: int) -> dict[str, Any]:
     return dict(EditSessionSerializer(session).data)
 
 
-class SessionConsumer(AsyncWebsocketConsumer):
+class SessionConsumer(MembershipAwareConsumer):
     """One participant's connection to one edit session."""
+
+    def access_close_code(self) -> int | None:
+        """4404 once the user may no longer see the session (re-checked on membership changes)."""
+        try:
+            get_team_object_or_404(self.user, EditSession, self.session_id, Action.VIEW)
+        except Http404:
+            return CLOSE_NOT_FOUND
+        return None
 
     async def connect(self) -> None:
         """Check access (any member may watch), join the event groups, accept and send the full state."""
@@ -75,6 +83,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.groups_joined: set[str] = set()
         await self.join(events.session_group(self.session_id))
         await self.join(events.team_group(self.team_id))
+        await self.join(events.user_group(self.user.pk))
         await self.accept()
         jobs = await database_sync_to_async(self.session_jobs)()
         for job in jobs:
@@ -258,6 +267,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
     async def domain_event(self, message: dict[str, Any]) -> None:
         """Relay one event of a subscribed group to the client."""
         event = message["event"]
+        if await self.screen_event(event):
+            return
         kind = event["type"]
         if kind == "session.stack_changed":
             if event["revision"] > self.sent_revision:

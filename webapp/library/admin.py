@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from webapp.api.files import admin_file_link
+
 from .models import EditVector, Tag
 
 
@@ -13,14 +15,16 @@ class EditVectorAdmin(admin.ModelAdmin):
     list_filter = ["team", "model", "tags"]
     search_fields = ["name", "description", "author__username"]
     filter_horizontal = ["tags"]
+    # Files are linked to their API views below (MEDIA_URL is not served).
+    exclude = ["vector", "thumbnail_before", "thumbnail_after"]
     readonly_fields = [
         "team",
         "model",
-        "vector",
+        admin_file_link("vector", "vector-file", "vector"),
+        admin_file_link("thumbnail_before", "vector-file", "before"),
+        admin_file_link("thumbnail_after", "vector-file", "after"),
         *EditVector.PROVENANCE_FIELDS,
         "usage_count",
-        "thumbnail_before",
-        "thumbnail_after",
         "labels",
         "created_at",
         "updated_at",

@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.db import database_sync_to_async
 from kombu.exceptions import OperationalError
 
 from webapp import events
 from webapp.preview import services
 from webapp.preview.protocol import ProtocolError, RenderRequest, parse_client_text
+from webapp.teams.sockets import MembershipAwareConsumer
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
 
 
 @dataclass(frozen=True)
@@ -31,23 +35,37 @@ class PendingRender:
     started: float
 
 
-class PreviewConsumer(AsyncWebsocketConsumer):
+class PreviewConsumer(MembershipAwareConsumer):
     """One browser's preview socket at ``/ws/preview/``; docs/protocol.md describes its messages."""
 
     # A render unanswered for this long no longer blocks newer requests (e.g. its worker died).
     stall_seconds = 30.0
 
+    def access_close_code(self) -> int | None:
+        """4401 when not signed in, 4403 outside every team holding the server's model, else None."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return CLOSE_UNAUTHENTICATED
+        return None if services.may_preview(user) else CLOSE_FORBIDDEN
+
     async def connect(self) -> None:
-        """Join this connection's private group, which render tasks send frames to."""
+        """Check access, join this connection's private group (render tasks send frames to it), accept."""
+        code = await database_sync_to_async(self.access_close_code)()
+        if code is not None:
+            await self.close(code=code)
+            return
         self.group = events.preview_group()
         self.in_flight: PendingRender | None = None
         self.waiting: RenderRequest | None = None
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.follow_memberships()
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        """Leave the group; frames of renders still in flight are then dropped by the layer."""
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        """Leave the groups; frames of renders still in flight are then dropped by the layer."""
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.stop_following_memberships()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Handle one client frame: a JSON render request, or an error reply; the socket stays open."""
@@ -66,7 +84,15 @@ class PreviewConsumer(AsyncWebsocketConsumer):
             self.waiting = request
 
     async def start_render(self, request: RenderRequest) -> None:
-        """Queue ``request`` on Celery and remember it as this connection's render in flight."""
+        """Spend one of the user's renders, queue ``request`` on Celery and remember it as in flight."""
+        try:
+            await sync_to_async(services.spend_render, thread_sensitive=False)(self.scope["user"].pk)
+        except services.RenderBudgetSpent as spent:
+            await self.send_message(
+                ProtocolError("rate_limited", f"too many renders; try again in {spent.retry_after:.0f} s",
+                              request.request_id).as_message()
+            )
+            return
         render_id = uuid.uuid4().hex
         self.in_flight = PendingRender(render_id, request, time.monotonic())
         try:
@@ -82,6 +108,8 @@ class PreviewConsumer(AsyncWebsocketConsumer):
     async def domain_event(self, message: dict[str, Any]) -> None:
         """Handle an event of this connection's group: a frame or a failure of a render."""
         event = message["event"]
+        if await self.screen_event(event):
+            return
         if event["type"] == "preview.frame":
             await self.forward_frame(event)
         elif event["type"] == "preview.failed":

@@ -9,3 +9,7 @@ class TeamsConfig(AppConfig):
     name = "webapp.teams"
     label = "teams"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Connect the membership signals (open sockets follow membership changes)."""
+        from . import signals  # noqa: F401
