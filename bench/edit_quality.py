@@ -17,9 +17,17 @@ Modes (all through the same engine code):
 
     none          the unedited image (reference floor)
     scratch       optimize_edit with PartEdit's settings (label-derived region, 30 steps)
-    release       the release recipe: brush-only region, logit averaging, 150/75/1, 29 steps
-    transfer      the scratch vector of the first request of a kind applied to the others (scale 1)
+    release       the release recipe on the release's scales (brush-only region, logit averaging,
+                  150 x perceptual + 75 x MSE on masked [0, 1] images averaged over all pixels, 1 x CE,
+                  29 steps); the perceptual term is LPIPS-VGG with ``--lpips-weights`` (and its heads),
+                  otherwise the model's discriminator features stand in for it (printed as such)
+    release-pixel the same with the perceptual term left out (what is left of the release without LPIPS)
+    transfer      a scratch vector of another image of the same kind applied unchanged (scale 1); the
+                  first ``--transfer-sources`` requests of each kind are the sources, taken in turn
     transfer+10   transfer, then 10 refinement steps;  transfer+30: 30 steps
+
+Requests are spread over the images (each edit kind starts at a different image), so most
+requests are on distinct images; the JSON records ``distinct_images``.
 
 What the engine is given is what a user of the editor sees and paints on: the *branch's*
 segmentation of the image, with the request's changed pixels set to their requested labels
@@ -29,11 +37,14 @@ taxonomy's context labels (background, skin) unless ``--context-labels`` says ot
 Metrics, all on one evaluation region per request (the same for every mode): the changed pixels
 plus the pixels of the edited parts (involved labels other than background and skin) in either
 map, dilated 3 px. Inside it: oracle IoU between requested and obtained maps over the involved
-labels, and ``hit``, the share of changed pixels that got the requested label. Outside it: PSNR
-and perceptual distance to the original image, and the oracle mIoU against the original map.
-Time per edit is the engine call's wall time; ``unchanged`` is the share of results identical to the
-original image (the optimiser kept the start latent). An unchanged image scores PSNR 106 dB (the
-1e-10 MSE floor), which lifts the PSNR means.
+labels, and ``hit``, the share of changed pixels that got the requested label. The boundary
+F-score (1 px tolerance) of the edited parts compares the shape the oracle sees with the requested
+shape (the ``none`` row is the unedited image's score). Outside the region: PSNR of the mean MSE
+over requests (and the median PSNR: an unchanged result has MSE 0, which would dominate a mean of
+PSNRs), SSIM (a distance no optimiser sees), the perceptual distance the optimiser itself
+minimises, and the oracle mIoU against the original map. Time per edit is the engine call's wall
+time; ``unchanged`` is the share of results identical to the original image. Brackets: 95 %
+bootstrap intervals, resampling the images (each with all its requests).
 
 Run (after the demo model, branch and oracle exist):
     nice -n 10 .venv/bin/python bench/edit_quality.py --branch BRANCH_DIR --encoder ENCODER_DIR
@@ -53,6 +64,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,9 +91,10 @@ from editing_engine.editing import (
     render_and_segment,
 )
 from editing_engine.generator import Generator, seed_to_z, to_uint8_image
-from editing_engine.losses import PerceptualDistance, build_perceptual_distance
-from editing_engine.metrics import mean_iou
+from editing_engine.losses import LPIPSVGG, PerceptualDistance
+from editing_engine.metrics import boundary_f_score, mean_iou, ssim_map
 from editing_engine.oracle import Oracle, OracleConfig, load_oracle, predict
+from editing_engine.perceptual_options import add_lpips_arguments, perceptual_from_args
 from editing_engine.regions import dilate, edit_region, involved_labels
 from editing_engine.segmentation import BranchConfig, SegmentationBranch, load_branch, train_branch
 from editing_engine.taxonomy import model_taxonomy
@@ -90,7 +103,7 @@ from editing_engine.vectors import apply_vectors
 L = LABEL_INDEX
 HOST_LABELS = tuple(L[name] for name in CONTEXT_LABELS)
 HELD_OUT_SEED_BASE = {"sample": 50_000_000, "embedded": 51_000_000, "ood": 52_000_000}
-MODES = ("none", "scratch", "release", "transfer", "transfer+10", "transfer+30")
+MODES = ("none", "scratch", "release", "release-pixel", "transfer", "transfer+10", "transfer+30")
 
 
 # --- programmatic edits of a label map ---------------------------------------------------------
@@ -267,6 +280,7 @@ class Request:
     painted: np.ndarray
     results: dict[str, dict[str, float]] = field(default_factory=dict)
     scratch: tuple[torch.Tensor, torch.Tensor] | None = None
+    source: int | None = None
 
 
 def make_request(image: HeldOutImage, kind: str, requested: np.ndarray, tool: str) -> Request | None:
@@ -290,11 +304,17 @@ def make_request(image: HeldOutImage, kind: str, requested: np.ndarray, tool: st
 
 
 def build_requests(images: list[HeldOutImage], per_kind: int, kinds: list[str], size: int) -> list[Request]:
-    """Up to ``per_kind`` requests of each edit kind, taking images in order (kinds of image interleaved)."""
+    """Up to ``per_kind`` requests of each edit kind, spread over the images.
+
+    Kind number k scans the images cyclically from image ``k * per_kind``, so the kinds use
+    different images (as many distinct images as requests while there are enough) instead of
+    all starting at the first one.
+    """
     requests: list[Request] = []
-    for kind in kinds:
+    for number, kind in enumerate(kinds):
         count = 0
-        for image in images:
+        start = (number * per_kind) % len(images)
+        for image in images[start:] + images[:start]:
             if count >= per_kind:
                 break
             if kind == "smile_params":
@@ -363,11 +383,12 @@ class Context:
     num_labels: int
     scratch: EditConfig
     release: EditConfig
+    release_pixel: EditConfig
     refine: EditConfig
 
 
 def evaluate(context: Context, request: Request, image: torch.Tensor, seconds: float) -> dict[str, float]:
-    """Oracle IoU and hit rate inside the evaluation region; PSNR, perceptual and oracle mIoU outside."""
+    """Oracle IoU, hit rate and boundary F inside; MSE/PSNR, SSIM, perceptual and oracle mIoU outside."""
     obtained = predict(context.oracle, image[None])[0]
     inside = request.eval_region
     outside = ~inside
@@ -379,10 +400,15 @@ def evaluate(context: Context, request: Request, image: torch.Tensor, seconds: f
     if context.perceptual is not None:
         with torch.no_grad():
             perceptual = float(context.perceptual(image[None], original[None], mask=weight).mean())
+    ssim = ssim_map(image[None], original[None])[0][torch.from_numpy(outside)]
+    edited_parts = [label for label in request.involved if label not in HOST_LABELS]
     return {
         "iou_in": mean_iou(obtained, request.requested, context.num_labels, inside, request.involved),
         "hit": float((obtained[request.changed] == request.requested[request.changed]).mean()),
+        "bf_edit": boundary_f_score(obtained, request.requested, edited_parts),
+        "mse_out": mse,
         "psnr_out": 10 * math.log10(4.0 / max(mse, 1e-10)),
+        "ssim_out": float(ssim.mean()) if ssim.numel() else math.nan,
         "perceptual_out": perceptual,
         "miou_out": mean_iou(obtained, request.image.oracle_labels, context.num_labels, outside),
         "seconds": seconds,
@@ -391,12 +417,11 @@ def evaluate(context: Context, request: Request, image: torch.Tensor, seconds: f
 
 
 def run_scratch(
-    context: Context, request: Request, release: bool
+    context: Context, request: Request, config: EditConfig
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[int], float]:
     """Optimise the painted map from scratch; returns (image, branch map, delta, involved labels, seconds)."""
     painted = request.painted != request.shown
     brush = torch.from_numpy(painted if request.tool == "brush" else np.zeros_like(painted))
-    config = context.release if release else context.scratch
     result = optimize_edit(context.generator, context.branch, request.image.ws,
                            torch.from_numpy(request.painted.astype(np.int64)),
                            perceptual=context.perceptual, encoder=context.encoder, config=config,
@@ -422,61 +447,113 @@ def run_transfer(context: Context, request: Request, delta: torch.Tensor, labels
     return image, time.perf_counter() - start
 
 
-def measure(context: Context, requests: list[Request], modes: list[str], refine: dict[str, int]) -> None:
-    """Run every mode on every request, storing the metrics in ``request.results``."""
-    sources: dict[str, tuple[torch.Tensor, list[int], int]] = {}
+def measure(context: Context, requests: list[Request], modes: list[str], refine: dict[str, int],
+            sources_per_kind: int) -> None:
+    """Run every mode on every request, storing the metrics in ``request.results``.
+
+    The first ``sources_per_kind`` requests of a kind are its transfer sources (their scratch
+    vectors); every other request of the kind gets the next source in turn (one on another image).
+    """
+    sources: dict[str, list[tuple[torch.Tensor, list[int], int, int]]] = {}
+    turns: dict[str, int] = {}
+    transfers = [m for m in modes if m.startswith("transfer")]
     for number, request in enumerate(requests):
         label = f"[{number + 1}/{len(requests)}] {request.kind} on {request.image.kind} {request.image.index}"
         if "none" in modes:
             request.results["none"] = evaluate(context, request, request.image.image, 0.0)
-        needs_scratch = "scratch" in modes or (request.kind not in sources and any(m.startswith("transfer")
-                                                                                 for m in modes))
-        if needs_scratch:
-            image, segmentation, delta, involved, seconds = run_scratch(context, request, release=False)
+        kind_sources = sources.setdefault(request.kind, [])
+        is_source = bool(transfers) and len(kind_sources) < sources_per_kind
+        if "scratch" in modes or is_source:
+            image, segmentation, delta, involved, seconds = run_scratch(context, request, context.scratch)
             request.results["scratch"] = evaluate(context, request, image, seconds)
             request.scratch = (image, segmentation)
-            if request.kind not in sources:
-                sources[request.kind] = (delta, involved, number)
-        if "release" in modes:
-            image, _, _, _, seconds = run_scratch(context, request, release=True)
-            request.results["release"] = evaluate(context, request, image, seconds)
-        source = sources.get(request.kind)
-        if source is not None and source[2] != number:
-            for mode in (m for m in modes if m.startswith("transfer")):
-                image, seconds = run_transfer(context, request, source[0], source[1], refine[mode])
+            if is_source:
+                kind_sources.append((delta, involved, number, request.image.index))
+        for mode, config in (("release", context.release), ("release-pixel", context.release_pixel)):
+            if mode in modes:
+                image, _, _, _, seconds = run_scratch(context, request, config)
                 request.results[mode] = evaluate(context, request, image, seconds)
-        summary = ", ".join(f"{m} iou {r['iou_in']:.2f} psnr {r['psnr_out']:.1f}"
+        others = [s for s in kind_sources if s[3] != request.image.index]
+        if transfers and not is_source and others:
+            turn = turns.get(request.kind, 0)
+            turns[request.kind] = turn + 1
+            delta, involved, request.source, _ = others[turn % len(others)]
+            for mode in transfers:
+                image, seconds = run_transfer(context, request, delta, involved, refine[mode])
+                request.results[mode] = evaluate(context, request, image, seconds)
+        summary = ", ".join(f"{m} hit {r['hit']:.2f} psnr {r['psnr_out']:.1f}"
                             for m, r in request.results.items())
         print(f"{label}: {summary}", flush=True)
 
 
-METRICS = ("iou_in", "hit", "psnr_out", "perceptual_out", "miou_out", "seconds", "unchanged")
+METRICS = ("iou_in", "hit", "bf_edit", "mse_out", "psnr_out", "ssim_out", "perceptual_out", "miou_out",
+           "seconds", "unchanged")
+CI_METRICS = ("hit", "bf_edit", "psnr_of_mean_mse", "ssim_out", "miou_out")
 
 
-def summarise(requests: list[Request], modes: list[str]) -> list[dict[str, float | str | int]]:
-    """Mean of each metric per mode (NaNs ignored), over the requests the mode ran on."""
-    rows: list[dict[str, float | str | int]] = []
+def aggregate(results: list[dict[str, float]]) -> dict[str, float]:
+    """Means of every metric (NaNs ignored), PSNR of the mean outside MSE and the median PSNR."""
+    row: dict[str, float] = {}
+    for metric in METRICS:
+        values = [x[metric] for x in results if not math.isnan(x[metric])]
+        row[metric] = float(np.mean(values)) if values else math.nan
+    row["psnr_of_mean_mse"] = 10 * math.log10(4.0 / max(row["mse_out"], 1e-10))
+    row["psnr_median"] = float(np.median([x["psnr_out"] for x in results]))
+    return row
+
+
+def bootstrap(by_image: dict[int, list[dict[str, float]]], resamples: int, seed: int = 0
+              ) -> dict[str, list[float]]:
+    """95 % percentile intervals of ``CI_METRICS``, resampling images (each with all its requests)."""
+    rng = np.random.default_rng(seed)
+    keys = list(by_image)
+    draws: dict[str, list[float]] = {metric: [] for metric in CI_METRICS}
+    for _ in range(resamples):
+        chosen = rng.choice(len(keys), size=len(keys), replace=True)
+        row = aggregate([result for index in chosen for result in by_image[keys[index]]])
+        for metric in CI_METRICS:
+            if not math.isnan(row[metric]):
+                draws[metric].append(row[metric])
+    return {metric: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
+            for metric, values in draws.items() if values}
+
+
+def summarise(requests: list[Request], modes: list[str], resamples: int = 0) -> list[dict[str, Any]]:
+    """Per mode: request and image counts, the aggregate metrics and (``resamples`` > 0) bootstrap CIs."""
+    rows: list[dict[str, Any]] = []
     for mode in modes:
-        results = [r.results[mode] for r in requests if mode in r.results]
+        by_image: dict[int, list[dict[str, float]]] = {}
+        for request in requests:
+            if mode in request.results:
+                by_image.setdefault(request.image.index, []).append(request.results[mode])
+        results = [result for group in by_image.values() for result in group]
         if not results:
             continue
-        row: dict[str, float | str | int] = {"mode": mode, "n": len(results)}
-        for metric in METRICS:
-            values = [x[metric] for x in results if not math.isnan(x[metric])]
-            row[metric] = float(np.mean(values)) if values else math.nan
+        row: dict[str, Any] = {"mode": mode, "n": len(results), "images": len(by_image), **aggregate(results)}
+        if resamples:
+            row["ci95"] = bootstrap(by_image, resamples)
         rows.append(row)
     return rows
 
 
-def print_table(rows: list[dict[str, float | str | int]]) -> None:
-    """A markdown table of the summary."""
-    print("| mode | n | oracle IoU in region | hit (changed px) | PSNR out (dB) | perceptual out | "
-          "oracle mIoU out | s/edit | unchanged |")
-    print("|---|---|---|---|---|---|---|---|---|")
+def print_table(rows: list[dict[str, Any]]) -> None:
+    """A markdown table of the summary (95 % bootstrap intervals over images in brackets)."""
+    def cell(row: dict[str, Any], metric: str, digits: int) -> str:
+        ci = row.get("ci95", {}).get(metric)
+        interval = f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else ""
+        return f"{row[metric]:.{digits}f}{interval}"
+
+    print("| mode | n (images) | hit | boundary F of edited parts | oracle IoU in region | "
+          "PSNR out, of mean MSE (median) | SSIM out | perceptual out (optimised) | oracle mIoU out | "
+          "s/edit | unchanged |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['mode']} | {row['n']} | {row['iou_in']:.3f} | {row['hit']:.3f} | "
-              f"{row['psnr_out']:.2f} | {row['perceptual_out']:.4f} | {row['miou_out']:.3f} | "
-              f"{row['seconds']:.2f} | {row['unchanged']:.0%} |")
+        cells = [f"{row['mode']}", f"{row['n']} ({row['images']})", cell(row, "hit", 3),
+                 cell(row, "bf_edit", 3),
+                 f"{row['iou_in']:.3f}", f"{cell(row, 'psnr_of_mean_mse', 2)} ({row['psnr_median']:.2f})",
+                 cell(row, "ssim_out", 4), f"{row['perceptual_out']:.4f}", cell(row, "miou_out", 3),
+                 f"{row['seconds']:.2f}", f"{row['unchanged']:.0%}"]
+        print("| " + " | ".join(cells) + " |")
 
 
 # --- setup ---------------------------------------------------------------------------------------
@@ -535,9 +612,11 @@ def main() -> None:
     parser.add_argument("--branch", type=Path)
     parser.add_argument("--oracle", type=Path, default=Path("models/oracle"))
     parser.add_argument("--encoder", type=Path, help="enables embedded in-domain and out-of-domain images")
-    parser.add_argument("--lpips-weights", type=Path)
-    parser.add_argument("--images", type=int, default=24, help="held-out images to draw requests from")
+    add_lpips_arguments(parser)
+    parser.add_argument("--images", type=int, default=60, help="held-out images to draw requests from")
     parser.add_argument("--per-kind", type=int, default=5, help="requests per edit kind")
+    parser.add_argument("--transfer-sources", type=int, default=2, help="vector sources per edit kind")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the images")
     parser.add_argument("--kinds", default=",".join([*EDITS, "smile_params"]))
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--steps", type=int, default=DEFAULT_EDIT.steps, help="scratch optimisation steps")
@@ -570,7 +649,11 @@ def main() -> None:
     model = load_generator(args.model)
     oracle = obtain_oracle(args.oracle, args.quick, len(LABEL_INDEX))
     branch = obtain_branch(args.branch, model, oracle, args.branch_steps)
-    perceptual = build_perceptual_distance(model, args.lpips_weights)
+    perceptual = perceptual_from_args(model, args)
+    lpips = isinstance(perceptual, LPIPSVGG) and perceptual.calibrated
+    release_perceptual = ("LPIPS-VGG" if lpips else
+                          f"{type(perceptual).__name__} substituted for LPIPS (no LPIPS weights given)"
+                          if perceptual is not None else "none (no perceptual distance)")
     encoder = None
     if args.encoder is not None:
         from editing_engine.encoder import load_encoder
@@ -586,6 +669,7 @@ def main() -> None:
                         mse_weight=args.mse_weight, ce_weight=args.ce_weight,
                         balance_changed=not args.no_balance),
         release=replace(RELEASE_RECIPE, steps=args.release_steps),
+        release_pixel=replace(RELEASE_RECIPE, steps=args.release_steps, perceptual_weight=0.0),
         refine=replace(DEFAULT_REFINE, learning_rate=args.lr, context_labels=context_labels,
                        ce_weight=args.ce_weight, balance_changed=not args.no_balance),
     )
@@ -597,14 +681,18 @@ def main() -> None:
     print(f"{len(requests)} requests from {len(images)} images: {counts}", flush=True)
     modes = args.modes.split(",")
     measure(context, requests, modes, {"transfer": 0, "transfer+10": refine_steps[0],
-                                       "transfer+30": refine_steps[1]})
-    rows = summarise(requests, modes)
+                                       "transfer+30": refine_steps[1]}, args.transfer_sources)
+    rows = summarise(requests, modes, args.bootstrap)
+    distinct = len({r.image.index for r in requests})
+    sources = {kind: len({r.source for r in requests if r.kind == kind and r.source is not None})
+               for kind in kinds}
     load = Path("/proc/loadavg").read_text().split()[0]
     print(f"\n# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, load {load}; model {args.model} ({model.weights_hash[:12]}), "
           f"perceptual {'none' if perceptual is None else type(perceptual).__name__}, "
           f"context labels {list(context_labels)}, CE weight {args.ce_weight}, "
-          f"total {time.perf_counter() - started:.0f} s")
+          f"total {time.perf_counter() - started:.0f} s; {len(requests)} requests on {distinct} distinct "
+          f"images; release recipe's perceptual term: {release_perceptual}")
     print_table(rows)
     if args.examples:
         write_examples(context, requests, args.examples)
@@ -612,8 +700,10 @@ def main() -> None:
         per_kind = {
             kind: summarise([r for r in requests if r.kind == kind], modes) for kind in kinds
         }
-        args.json.write_text(json.dumps({"arguments": {k: str(v) for k, v in vars(args).items()},
-                                         "summary": rows, "per_kind": per_kind, "counts": counts}, indent=2))
+        document = {"arguments": {k: str(v) for k, v in vars(args).items()}, "summary": rows,
+                    "per_kind": per_kind, "counts": counts, "distinct_images": distinct,
+                    "transfer_sources_per_kind": sources, "release_perceptual": release_perceptual}
+        args.json.write_text(json.dumps(document, indent=2))
 
 
 if __name__ == "__main__":
