@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from editing_engine.shapes import assert_shape
+
 from .generator import LRELU_GAIN, LRELU_SLOPE, FullyConnected, lowpass_filter
 
 
@@ -178,9 +180,8 @@ class Discriminator(nn.Module):
         self.b4 = DiscriminatorEpilogue(config)
 
     def _check_input(self, img: torch.Tensor) -> None:
-        expected = (self.config.img_channels, self.config.resolution, self.config.resolution)
-        if img.ndim != 4 or tuple(img.shape[1:]) != expected:
-            raise ValueError(f"images must be [B, {', '.join(map(str, expected))}], got {list(img.shape)}")
+        size = self.config.resolution
+        assert_shape(img, ("B", self.config.img_channels, size, size), "images", ValueError)
 
     def _blocks(self, img: torch.Tensor) -> list[torch.Tensor]:
         outputs: list[torch.Tensor] = []

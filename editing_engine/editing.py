@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from editing_engine.errors import EngineError
+from editing_engine.shapes import assert_shape
 
 from .generator import Generator
 from .losses import PerceptualDistance, pixel_mse
@@ -178,8 +179,7 @@ def _check_latent(generator: Generator, ws: torch.Tensor, what: str = "ws") -> t
     shape = (generator.num_ws, generator.config.w_dim)
     if ws.ndim == 2:
         ws = ws[None]
-    if ws.ndim != 3 or ws.shape[0] != 1 or tuple(ws.shape[1:]) != shape:
-        raise EditError(f"{what} must be [1, {shape[0]}, {shape[1]}], got {list(ws.shape)}")
+    assert_shape(ws, (1, *shape), what, EditError)
     if not bool(torch.isfinite(ws).all()):
         raise EditError(f"{what} holds non-finite values")
     return ws.detach().to(device=_device(generator), dtype=torch.float32)

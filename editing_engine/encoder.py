@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from editing_engine.errors import EngineError
+from editing_engine.shapes import assert_shape
 
 from .checkpoints import CheckpointError, fill_module
 from .discriminator import Conv2dLayer
@@ -170,11 +171,8 @@ class Encoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Encode images to W+."""
-        expected = (3, self.config.resolution, self.config.resolution)
-        if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-            raise EncoderError(
-                f"encoder input must be [B, {', '.join(map(str, expected))}], got {list(images.shape)}"
-            )
+        size = self.config.resolution
+        assert_shape(images, ("B", 3, size, size), "encoder input", EncoderError)
         maps: dict[int, torch.Tensor] = {}
         x = self.stem(images)
         res = self.config.resolution

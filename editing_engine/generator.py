@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from editing_engine.shapes import assert_shape
+
 NoiseMode = Literal["const", "random", "none"]
 
 LRELU_SLOPE = 0.2
@@ -158,8 +160,7 @@ class MappingNetwork(nn.Module):
         self, z: torch.Tensor, truncation_psi: float = 1.0, update_w_avg: bool = False
     ) -> torch.Tensor:
         """Map ``z [B, z_dim]`` to W+ ``[B, num_ws, w_dim]`` (all rows equal)."""
-        if z.ndim != 2 or z.shape[1] != self.config.z_dim:
-            raise ValueError(f"z must be [B, {self.config.z_dim}], got {list(z.shape)}")
+        assert_shape(z, ("B", self.config.z_dim), "z", ValueError)
         x = normalize_2nd_moment(z)
         for index in range(self.config.mapping_layers):
             x = getattr(self, f"fc{index}")(x)
@@ -361,9 +362,7 @@ class SynthesisNetwork(nn.Module):
         self, ws: torch.Tensor, noise_mode: NoiseMode = "const", return_features: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Render ``ws [B, num_ws, w_dim]`` to images in [-1, 1] (roughly), ``[B, 3, R, R]``."""
-        expected = (self.config.num_ws, self.config.w_dim)
-        if ws.ndim != 3 or tuple(ws.shape[1:]) != expected:
-            raise ValueError(f"ws must be [B, {expected[0]}, {expected[1]}], got {list(ws.shape)}")
+        assert_shape(ws, ("B", self.config.num_ws, self.config.w_dim), "ws", ValueError)
         features: list[torch.Tensor] | None = [] if return_features else None
         x: torch.Tensor | None = None
         img: torch.Tensor | None = None

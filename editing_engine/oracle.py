@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from editing_engine.errors import EngineError
+from editing_engine.shapes import assert_shape
 
 from .checkpoints import CheckpointError, fill_module
 from .progress import CancelCheck, ProgressCallback, check_cancel, report
@@ -129,8 +130,7 @@ class Oracle(nn.Module):
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ``OracleError`` unless ``x`` is ``[B, 3, H, W]`` with H, W multiples of 2**depth."""
         multiple = self.config.size_multiple
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise OracleError(f"oracle input must be [B, 3, H, W], got {list(x.shape)}")
+        assert_shape(x, ("B", 3, "H", "W"), "oracle input", OracleError)
         if x.shape[2] % multiple or x.shape[3] % multiple or x.shape[2] == 0 or x.shape[3] == 0:
             raise OracleError(f"image height and width must be positive multiples of {multiple}, "
                               f"got {x.shape[2]}x{x.shape[3]}")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from editing_engine.errors import EngineError
+from editing_engine.shapes import assert_shape
 
 # The release dilates with a 3x3 kernel three times: a 7x7 square, i.e. Chebyshev radius 3.
 DEFAULT_DILATION = 3
@@ -32,8 +33,7 @@ class RegionError(EngineError):
 def as_label_map(labels: LabelMap, what: str = "label map", num_labels: int | None = None) -> torch.Tensor:
     """Validate an ``[H, W]`` integer label map and return it as an int64 tensor."""
     tensor = torch.as_tensor(labels)
-    if tensor.ndim != 2:
-        raise RegionError(f"{what} must be [H, W], got shape {list(tensor.shape)}")
+    assert_shape(tensor, ("H", "W"), what, RegionError)
     if tensor.dtype.is_floating_point or tensor.dtype == torch.bool or tensor.is_complex():
         raise RegionError(f"{what} must hold integer labels, got dtype {tensor.dtype}")
     tensor = tensor.to(torch.int64)
@@ -47,8 +47,7 @@ def as_label_map(labels: LabelMap, what: str = "label map", num_labels: int | No
 def as_mask(mask: torch.Tensor | np.ndarray, what: str = "mask") -> torch.Tensor:
     """Validate an ``[H, W]`` mask (bool or 0/1 values) and return it as a bool tensor."""
     tensor = torch.as_tensor(mask)
-    if tensor.ndim != 2:
-        raise RegionError(f"{what} must be [H, W], got shape {list(tensor.shape)}")
+    assert_shape(tensor, ("H", "W"), what, RegionError)
     if tensor.dtype != torch.bool:
         values = torch.unique(tensor)
         if not bool(((values == 0) | (values == 1)).all()):

@@ -38,6 +38,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from editing_engine.errors import EngineError
+from editing_engine.shapes import assert_shape
 
 from .checkpoints import CheckpointError, fill_module
 from .generator import Generator, GeneratorConfig
@@ -623,8 +624,7 @@ def build_feature_cache(
             )
         if ws.ndim == 2:
             ws = ws.unsqueeze(0)
-        if ws.ndim != 3 or ws.shape[0] != 1:
-            raise BranchError(f"annotation {index}: ws must be [1, num_ws, w_dim], got {list(ws.shape)}")
+        assert_shape(ws, (1, "num_ws", "w_dim"), f"annotation {index}: ws", BranchError)
         with torch.no_grad():
             _, features = generator.synthesis(ws.float(), noise_mode="const", return_features=True)
         if not per_tap:
