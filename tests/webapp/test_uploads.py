@@ -175,3 +175,50 @@ def test_transparent_pixels_become_white(setup: Any) -> None:
     image = Image.objects.get(pk=upload(client, model, buffer.getvalue()).json()["id"])
 
     assert np.asarray(PILImage.open(media_path(image.normalized.name))).min() == 255
+
+
+def test_concurrent_decodes_are_bounded() -> None:
+    import threading
+    import time
+
+    from webapp.assets.uploads import decode_slot
+
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def decode() -> None:
+        with decode_slot(2):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0.05)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=decode) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 2
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_with_the_same_result() -> None:
+    from webapp.assets.uploads import normalize_upload
+
+    # Smooth content, so decoding at 1/8 scale and at full scale give nearly the same 16 px crop.
+    ramp = np.linspace(0, 255, 1024, dtype=np.float32)
+    pixels = np.stack([np.add.outer(ramp, ramp) / 2, np.add.outer(ramp, 255 - ramp) / 2,
+                       np.full((1024, 1024), 90.0)], axis=-1).astype(np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels).save(buffer, format="JPEG", quality=95)
+    data = buffer.getvalue()
+
+    reduced = normalize_upload(data, (100, 200, 512), RESOLUTION, 10**8, 10**8)
+    expected = PILImage.fromarray(pixels).crop((100, 200, 612, 712)).resize((RESOLUTION, RESOLUTION),
+                                                                             PILImage.Resampling.LANCZOS)
+
+    assert (reduced.width, reduced.height, reduced.box) == (1024, 1024, [100, 200, 612, 712])
+    got = np.asarray(PILImage.open(io.BytesIO(reduced.png)), dtype=np.int16)
+    # JPEG at quality 95 and DCT-domain scaling each move a smooth ramp by a grey level or two
+    # (measured: 2); a wrongly scaled or shifted crop would be off by tens.
+    assert np.abs(got - np.asarray(expected, dtype=np.int16)).max() <= 4

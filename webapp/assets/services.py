@@ -131,14 +131,14 @@ def create_uploaded_image(
     """Store an uploaded photo (kept byte for byte) and its crop normalized to the model's resolution."""
     require(user, model.team, Action.EDIT)
     _check_model_usable(model)
-    photo = uploads.decode_photo(
-        data,
-        max_bytes=settings.PARTEDIT_MAX_UPLOAD_BYTES,
-        max_pixels=settings.PARTEDIT_MAX_UPLOAD_PIXELS,
-    )
-    width, height = photo.pixels.size
-    box = uploads.crop_box_for(width, height, *crop)
-    normalized = uploads.normalize(photo.pixels, box, model.resolution)
+    with uploads.decode_slot(settings.PARTEDIT_UPLOAD_DECODES):
+        photo = uploads.normalize_upload(
+            data,
+            crop,
+            model.resolution,
+            max_bytes=settings.PARTEDIT_MAX_UPLOAD_BYTES,
+            max_pixels=settings.PARTEDIT_MAX_UPLOAD_PIXELS,
+        )
     folder = _image_folder(model.team)
     with storage.new_files() as files, transaction.atomic():
         return Image.objects.create(
@@ -148,10 +148,10 @@ def create_uploaded_image(
             source=Image.Source.UPLOAD,
             original=files.write(storage.unique_name(folder, photo.extension), data),
             original_format=photo.format,
-            original_width=width,
-            original_height=height,
-            crop_box=box,
-            normalized=files.write(storage.unique_name(folder, ".png"), normalized),
+            original_width=photo.width,
+            original_height=photo.height,
+            crop_box=photo.box,
+            normalized=files.write(storage.unique_name(folder, ".png"), photo.png),
             created_by=user,
         )
 
