@@ -362,6 +362,10 @@ SPECTACULAR_SETTINGS = {
 # Uploads: photos over either limit are refused with 413 before their pixels are decoded.
 PARTEDIT_MAX_UPLOAD_BYTES = int(os.environ.get("PARTEDIT_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 PARTEDIT_MAX_UPLOAD_PIXELS = int(os.environ.get("PARTEDIT_MAX_UPLOAD_PIXELS", str(40_000_000)))
+# Checkpoints uploaded on the Models page (import_model jobs): their size limit, and where the
+# converted model folders go (a path every worker host sees, like PARTEDIT_MODEL_PATH).
+PARTEDIT_MAX_CHECKPOINT_BYTES = int(os.environ.get("PARTEDIT_MAX_CHECKPOINT_BYTES", str(1024**3)))
+PARTEDIT_IMPORTED_MODELS_DIR = Path(os.environ.get("PARTEDIT_IMPORTED_MODELS_DIR") or VAR_DIR / "models")
 # At most this many uploads are decoded at once per web process (each can take hundreds of MB).
 PARTEDIT_UPLOAD_DECODES = int(os.environ.get("PARTEDIT_UPLOAD_DECODES", "2"))
 # A new team gets the model at PARTEDIT_MODEL_PATH registered (manage.py register_demo_model does it later).

@@ -87,6 +87,14 @@ ENDPOINTS: list[tuple[str, str, str, Body, dict[str, int]]] = [
     ("model-list", "get", "/api/models/", None, LIST),
     ("model-detail", "get", "/api/models/{model}/", None, READ),
     (
+        "model-import",
+        "post",
+        "/api/models/import/",
+        lambda w: {"team": w["team"], "file": file(b"not really a checkpoint", "model.pt"),
+                   "labels": '[{"name": "background", "colour": "#000000"}]'},
+        codes(201, 201, 403, 403),
+    ),
+    (
         "model-labels",
         "put",
         "/api/models/{model}/labels/",
@@ -298,6 +306,7 @@ def test_the_matrix_covers_every_api_route() -> None:
         "model-list",
         "model-detail",
         "model-labels",
+        "model-import",
         "image-list",
         "image-detail",
         "image-file",

@@ -44,6 +44,20 @@ class GeneratorModelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ModelImportSerializer(serializers.Serializer):
+    """A checkpoint upload to register as a model of ``team`` (converted by an ``import_model`` job)."""
+
+    team = serializers.IntegerField()
+    file = serializers.FileField(help_text="A rosinality .pt, an NVIDIA .pkl or a zipped PartEdit model.")
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    labels = serializers.JSONField(
+        required=False,
+        default=None,
+        help_text='The taxonomy, [{"name", "colour", "context"}] in index order (JSON text in a form); '
+        "required unless the checkpoint brings its own labels.json.",
+    )
+
+
 class LabelInputSerializer(serializers.Serializer):
     """One label of a taxonomy being saved (its index is its position)."""
 

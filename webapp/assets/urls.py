@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("models/", views.GeneratorModelListView.as_view(), name="model-list"),
+    path("models/import/", views.ModelImportView.as_view(), name="model-import"),
     path("models/<int:pk>/", views.GeneratorModelDetailView.as_view(), name="model-detail"),
     path("models/<int:pk>/labels/", views.GeneratorModelLabelsView.as_view(), name="model-labels"),
     path("images/", views.ImageListView.as_view(), name="image-list"),

@@ -17,14 +17,17 @@ from webapp.api.files import stored_file_response
 from webapp.api.filters import Filters, as_bool, filter_by_params
 from webapp.api.parsers import UPLOAD_PARSERS
 from webapp.errors import PayloadTooLarge
+from webapp.jobs.serializers import JobSerializer
+from webapp.teams.models import Team
 from webapp.teams.permissions import Action, get_team_object_or_404, visible_to
 
-from . import services
+from . import model_imports, services
 from .models import GeneratorModel, Image
 from .serializers import (
     GeneratorModelSerializer,
     ImageSerializer,
     ImageUploadSerializer,
+    ModelImportSerializer,
     TaxonomySerializer,
 )
 
@@ -84,6 +87,30 @@ class GeneratorModelLabelsView(APIView):
         services.update_taxonomy(request.user, model, labels)
         model = GeneratorModel.objects.prefetch_related("labels").get(pk=model.pk)
         return Response(GeneratorModelSerializer(model).data)
+
+
+class ModelImportView(APIView):
+    """Register a model from an uploaded checkpoint: a worker job converts it with the safe importer."""
+
+    parser_classes = UPLOAD_PARSERS
+
+    @extend_schema(request=ModelImportSerializer, responses={201: JobSerializer})
+    def post(self, request: Request) -> Response:
+        """Store the checkpoint and queue its ``import_model`` job; follow the job for the outcome."""
+        serializer = ModelImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        team = get_team_object_or_404(request.user, Team, data["team"], Action.EDIT)
+        upload = data["file"]
+        limit = settings.PARTEDIT_MAX_CHECKPOINT_BYTES
+        if upload.size > limit:
+            raise PayloadTooLarge(
+                f"The checkpoint is {upload.size} bytes; the limit is {limit}.", code="file_too_large"
+            )
+        job = model_imports.request_model_import(
+            request.user, team, upload.read(), upload.name, data["name"], data["labels"]
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
 class ImageListView(generics.ListAPIView):

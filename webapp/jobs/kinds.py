@@ -61,6 +61,7 @@ KINDS: dict[str, JobKind] = {
         JobKind(JobType.REFINE, GPU_QUEUE, parameters.prepare_refine),
         JobKind(JobType.RENDER, PREVIEW_QUEUE, parameters.prepare_render),
         JobKind(JobType.SCORE_UNCERTAINTY, GPU_QUEUE, parameters.prepare_score_uncertainty),
+        JobKind(JobType.IMPORT_MODEL, GPU_QUEUE, parameters.prepare_import_model),
     )
 }
 
@@ -72,6 +73,7 @@ ACTIONS: dict[str, Action] = {
     JobType.REFINE: Action.MANAGE_LIBRARY,
     JobType.RENDER: Action.EDIT,
     JobType.SCORE_UNCERTAINTY: Action.ANNOTATE,
+    JobType.IMPORT_MODEL: Action.EDIT,
 }
 
 

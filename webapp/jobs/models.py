@@ -17,6 +17,7 @@ class JobType(models.TextChoices):
     REFINE = "refine", "Refine edit"
     RENDER = "render", "Render"
     SCORE_UNCERTAINTY = "score_uncertainty", "Score images by uncertainty"
+    IMPORT_MODEL = "import_model", "Import model"
 
 
 class JobStatus(models.TextChoices):

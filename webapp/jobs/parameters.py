@@ -15,6 +15,7 @@ from rest_framework import serializers
 from webapp.annotations.models import AnnotationVersion
 from webapp.annotations.services import active_branch
 from webapp.annotations.uncertainty import unannotated_images
+from webapp.assets import model_imports
 from webapp.assets import services as assets
 from webapp.assets.models import GeneratorModel, Image
 from webapp.editsessions.models import StackEntry
@@ -230,3 +231,24 @@ def prepare_refine(user: Any, team: Team, raw: dict[str, Any]) -> dict[str, Any]
     data = validated(EditParameters, raw)
     entry, branch = edit_source(team, data, StackEntry.Kind.VECTOR)
     return {"entry": entry.pk, "branch": branch, "name": data["name"], "steps": data.get("steps", 10)}
+
+
+class ImportModelParameters(serializers.Serializer):
+    """Import an uploaded checkpoint (stored by ``assets.model_imports``) and register it in the team."""
+
+    upload = serializers.CharField(max_length=300)
+    filename = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    labels = serializers.ListField(
+        child=serializers.DictField(), required=False, allow_null=True, default=None
+    )
+
+
+def prepare_import_model(user: Any, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate an import request: an upload in this team's checkpoint folder, an optional taxonomy."""
+    data = validated(ImportModelParameters, raw)
+    if not data["upload"].startswith(f"{model_imports.checkpoint_folder(team)}/") or ".." in data["upload"]:
+        raise InvalidInput(
+            "Checkpoints are imported from the team's own uploads only.", code="not_found_in_team"
+        )
+    return {**data, "labels": model_imports.labels_parameter(data["labels"])}
