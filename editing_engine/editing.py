@@ -39,6 +39,7 @@ from .regions import (
     brush_region,
     edit_region,
     involved_labels,
+    painted_labels,
     refinement_region,
     region_statistics,
 )
@@ -141,6 +142,8 @@ class EditResult:
     config: EditConfig
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # What an optimised edit paints (``regions.painted_labels``), for naming it; empty after a refinement.
+    painted_labels: list[int] = field(default_factory=list)
 
     @property
     def best_losses(self) -> dict[str, float]:
@@ -369,8 +372,10 @@ def optimize_edit(
         config=config,
     )
     with _eval_mode(branch):
-        return _run(generator, branch, problem, ws, labels, perceptual, encoder, progress, should_cancel,
-                    "edit optimisation")
+        result = _run(generator, branch, problem, ws, labels, perceptual, encoder, progress, should_cancel,
+                      "edit optimisation")
+    result.painted_labels = painted_labels(original, edited)
+    return result
 
 
 def refine_edit(

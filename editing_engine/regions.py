@@ -93,6 +93,21 @@ def involved_labels(original: LabelMap, edited: LabelMap, num_labels: int | None
     return sorted(set(before[changed].unique().tolist()) | set(after[changed].unique().tolist()))
 
 
+def painted_labels(original: LabelMap, edited: LabelMap, min_share: float = 0.1) -> list[int]:
+    """The labels an edit paints, most pixels first: edited-map labels on ``min_share`` of the changed pixels.
+
+    Unlike ``involved_labels`` this leaves out labels that were only painted over, and stray
+    pixels where the map the user started from differs a little from the one compared against.
+    """
+    before, after = _check_pair(original, edited, None)
+    painted = after[before != after].to(torch.int64)
+    if painted.numel() == 0:
+        raise RegionError("the edited label map is identical to the original: nothing to edit")
+    counts = torch.bincount(painted).tolist()
+    enough = [label for label, count in enumerate(counts) if count and count >= min_share * painted.numel()]
+    return sorted(enough, key=lambda label: (-counts[label], label))
+
+
 def labels_mask(label_maps: Iterable[torch.Tensor], labels: Collection[int]) -> torch.Tensor:
     """Bool mask of the pixels that carry one of ``labels`` in any of ``label_maps``."""
     maps = list(label_maps)

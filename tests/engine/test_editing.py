@@ -81,6 +81,7 @@ def test_loss_decreases_and_result_is_consistent(setup) -> None:
     assert min(totals) < 0.8 * totals[0]
     assert result.losses[result.best_step]["ce"] < result.losses[0]["ce"]
     assert result.best_step == totals.index(min(totals))
+    assert result.involved_labels == [1, 2] and result.painted_labels == [2]  # 1 was only painted over
     assert torch.allclose(result.ws_result[0], ws[0] + result.delta, atol=1e-6)
     image, segmentation = render_and_segment(generator, branch, result.ws_result)
     assert torch.equal(segmentation, result.segmentation)

@@ -61,7 +61,7 @@ class EditVectorUploadSerializer(serializers.Serializer):
     model = serializers.IntegerField(help_text="The generator model the vector was made with.")
     file = serializers.FileField(help_text="The engine's edit-vector safetensors file.")
     name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
     default_scale = serializers.FloatField(required=False, default=1.0)
     min_scale = serializers.FloatField(required=False, default=-2.0)
@@ -72,7 +72,7 @@ class EditVectorUpdateSerializer(serializers.Serializer):
     """Changeable facts of a vector (the file and its provenance never change)."""
 
     name = serializers.CharField(max_length=100, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     default_scale = serializers.FloatField(required=False)
     min_scale = serializers.FloatField(required=False)

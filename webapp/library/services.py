@@ -19,6 +19,7 @@ from .models import EditVector, Tag
 from .vector_files import IncompatibleVector, check_vector_file
 
 MAX_TAGS = 20
+MAX_DESCRIPTION = 2000
 THUMBNAIL_MAX_PIXELS = 1024 * 1024
 
 
@@ -33,6 +34,15 @@ def check_scales(default: float, low: float, high: float) -> None:
             "Scales must satisfy min_scale <= default_scale <= max_scale with min_scale < max_scale.",
             code="invalid_scales",
             details={"default_scale": default, "min_scale": low, "max_scale": high},
+        )
+
+
+def check_description(description: str) -> None:
+    """Refuse a description over ``MAX_DESCRIPTION`` characters."""
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(
+            f"A description has at most {MAX_DESCRIPTION} characters; this one has {len(description)}.",
+            code="invalid_description",
         )
 
 
@@ -78,6 +88,7 @@ def create_edit_vector(
         return existing
     if not name.strip():
         raise InvalidInput("A vector needs a name.", code="invalid_name")
+    check_description(description.strip())
     if source_image is not None and source_image.model_id != model.pk:
         raise IncompatibleVector("The source image belongs to another model.")
     if source_session is not None and source_session.image.model_id != model.pk:
@@ -124,6 +135,8 @@ def update_edit_vector(user: Any, vector: EditVector, **changes: Any) -> EditVec
     require(user, vector.team, Action.MANAGE_LIBRARY)
     if "name" in changes and not str(changes["name"]).strip():
         raise InvalidInput("A vector needs a name.", code="invalid_name")
+    if "description" in changes:
+        check_description(str(changes["description"]).strip())
     scales = tuple(
         changes.get(key, getattr(vector, key)) for key in ("default_scale", "min_scale", "max_scale")
     )

@@ -34,7 +34,8 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
         progress=hooks.progress,
         should_cancel=hooks.should_cancel,
     )
-    edited = [inputs.label_names[index] for index in result.involved_labels]
+    # Named after what the user painted, not every label of the region.
+    edited = [inputs.label_names[index] for index in result.painted_labels or result.involved_labels]
     name = job.parameters["name"] or f"Edit of {', '.join(edited) or 'no label'}"
     return make_vector(job, inputs, result, ws, name[:100], {})
 
