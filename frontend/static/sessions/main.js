@@ -10,7 +10,7 @@ function row(session) {
   return el("tr", { dataset: { sessionId: String(session.id) } },
     el("td", {}, el("img", { class: "thumb", src: `/api/images/${session.image}/normalized/`, alt: "", width: "40",
       height: "40", loading: "lazy" })),
-    el("td", {}, el("strong", {}, session.title || `Session ${session.id}`)),
+    el("td", {}, el("a", { href: `/sessions/${session.id}/` }, el("strong", {}, session.title || `Session ${session.id}`))),
     el("td", {}, session.participants.join(", ") || "—"),
     el("td", { class: "num" }, String(session.entries.length)),
     el("td", { class: "num" }, String(session.revision)),
@@ -21,7 +21,7 @@ async function load() {
   try {
     const page = await getJson("/api/sessions/", { team: context.team });
     if (!page.results.length) {
-      emptyState(container, "No edit sessions yet", "A session is opened on an image to edit it together; it lists here.");
+      emptyState(container, "No edit sessions yet", "Open one from the Library (“Apply to image”): the team then edits the image together, live.");
       return;
     }
     container.replaceChildren(el("div", { class: "table-wrap" }, el("table", { class: "table" },
