@@ -222,7 +222,10 @@ def test_a_user_without_a_team_is_offered_to_create_one(make_user: Callable[[str
 
 
 @pytest.mark.parametrize("path", ["lib/api.js", "lib/socket.js", "lib/jobs.js", "lib/ui.js", "lib/shell.js",
-                                  "jobs/main.js", "library/main.js", "sessions/main.js", "preview/main.js"])
+                                  "lib/charts.js", "jobs/main.js", "library/main.js", "sessions/main.js",
+                                  "preview/main.js", "dataset/main.js", "dataset/grid.js", "dataset/crop.js",
+                                  "dataset/training.js", "models/main.js", "models/taxonomy.js",
+                                  "models/register.js"])
 def test_es_modules_are_served_as_javascript(client: Client, path: str) -> None:
     response = client.get(f"/static/{path}")
 
