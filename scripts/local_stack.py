@@ -1,8 +1,8 @@
 """Start and stop PartEdit's local process stack: Redis (when needed), Celery workers, job sweeper, daphne.
 
-Used by the demo command (scripts/run_demo.py) and by the end-to-end test, so both run the
-processes exactly the same way. Each child gets its own process group, so stopping it also
-stops what it forked (the Celery pool).
+Used by the demo command (scripts/run_demo.py), the browser tests, benchmarks and screenshot
+scripts (``running_stack``), so all run the processes exactly the same way. Each child gets its
+own process group, so stopping it also stops what it forked (the Celery pool).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -142,3 +143,65 @@ def signal_group(child: StackProcess, signum: signal.Signals) -> None:
     """Send ``signum`` to the process group of ``child`` (it leads its own group)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.process.pid, signum)
+
+
+class Stack:
+    """A running stack (tests, benchmarks, screenshots): URL, environment, processes and their logs."""
+
+    def __init__(self, url: str, env: dict[str, str], processes: list[StackProcess],
+                 logs: dict[str, Path]) -> None:
+        self.url = url
+        self.env = env
+        self.processes = processes
+        self.logs = logs
+
+    def report(self) -> str:
+        """The tail of every process log, for assertion messages."""
+        return "\n".join(f"--- {name} ---\n{path.read_text(errors='replace')[-3000:]}"
+                         for name, path in self.logs.items() if path.exists())
+
+    def manage(self, *args: str) -> str:
+        """Run ``manage.py`` against the stack's database; its stdout (raises with output on failure)."""
+        result = subprocess.run([sys.executable, str(REPO_ROOT / "manage.py"), *args], env=self.env,
+                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        if result.returncode:
+            raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+
+@contextmanager
+def running_stack(tmp_path: Path, model_dir: Path, worker: bool = True) -> Iterator[Stack]:
+    """Redis (REDIS_URL's, or one started here), optionally one Celery worker, and daphne, with
+    production settings (DEBUG off) on a SQLite database and media folder under ``tmp_path``."""
+    processes: list[StackProcess] = []
+    logs = {name: tmp_path / f"{name}.log" for name in ("redis", "worker", "daphne")}
+    try:
+        redis_url = os.environ.get("REDIS_URL", "")
+        if not redis_url:
+            redis_port = free_port()
+            with logs["redis"].open("wb") as log:
+                processes.append(start_redis(redis_port, log))
+            wait_for_port(redis_port, processes[-1], timeout=20)
+            redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "e2e-test-secret",
+            "SECURE_COOKIES": "0",
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.sqlite3'}",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "PARTEDIT_MODEL_PATH": str(model_dir),
+            "PARTEDIT_DEVICE": "cpu",
+        }
+        if worker:
+            with logs["worker"].open("wb") as log:
+                processes.append(start_worker(env, log))
+        port = free_port()
+        with logs["daphne"].open("wb") as log:
+            processes.append(start_daphne(port, env, log))
+        wait_for_port(port, processes[-1])
+        yield Stack(f"http://127.0.0.1:{port}/", env, processes, logs)
+    finally:
+        stop(processes)

@@ -111,6 +111,13 @@ test('merge by label: all mine, all theirs, and per label', () => {
   // Take my label 1 and their label 3.
   const merged = mergeByLabel(mine, theirs, (label) => (label === 1 ? 'mine' : 'theirs'));
   assert.deepEqual(rowsOf(merged), ['1100', '3300']);
+  // Mine, plus their label 3: their 3 beats my background, but not my label 2 (mine wins ties).
+  const added = mergeByLabel(maskFrom(['0000', '2200']), maskFrom(['3300', '3000']),
+    (label) => (label === 3 ? 'theirs' : 'mine'));
+  assert.deepEqual(rowsOf(added), ['3300', '2200']);
+  // Neither side claims (my 2 goes to theirs, their 0 to mine): the saved version stays.
+  const unclaimed = mergeByLabel(maskFrom(['2']), maskFrom(['0']), (label) => (label === 2 ? 'theirs' : 'mine'));
+  assert.deepEqual(rowsOf(unclaimed), ['0']);
   assert.deepEqual(labelDifferences(mine, theirs), [
     { label: 0, mine: 0, theirs: 1 },
     { label: 1, mine: 1, theirs: 0 },
@@ -118,4 +125,14 @@ test('merge by label: all mine, all theirs, and per label', () => {
     { label: 3, mine: 0, theirs: 2 },
   ]);
   assert.throws(() => mergeByLabel(mine, new LabelMask(3, 3), () => 'mine'), /different sizes/);
+});
+
+test('applying a whole mask is one undoable step', () => {
+  const { editor } = editorOn(['0000', '1111']);
+  editor.applyMask(maskFrom(['2200', '1111']));
+  assert.deepEqual(rowsOf(editor.mask), ['2200', '1111']);
+  assert.equal(editor.revision, 1);
+  editor.undo();
+  assert.deepEqual(rowsOf(editor.mask), ['0000', '1111']);
+  assert.throws(() => editor.applyMask(new LabelMask(2, 2)), /cannot replace/);
 });

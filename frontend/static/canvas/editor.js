@@ -154,6 +154,18 @@ export class Editor {
     this.commit((changes) => fillPolygon(changes, points, this.label, this.protect));
   }
 
+  /** Replace every pixel with `mask`'s (same size) as one undoable step (taking a saved version). */
+  applyMask(mask) {
+    if (mask.width !== this.mask.width || mask.height !== this.mask.height) {
+      throw new Error(`a ${mask.width}x${mask.height} mask cannot replace a ${this.mask.width}x${this.mask.height} one`);
+    }
+    this.cancelGesture();
+    this.polygon = [];
+    this.commit((changes) => {
+      for (let i = 0; i < mask.data.length; i += 1) changes.set(i, mask.data[i]);
+    });
+  }
+
   /** Undo the last polygon vertex while drawing one, else the last step. */
   undo() {
     if (this.polygon.length) {

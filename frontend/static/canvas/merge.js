@@ -28,18 +28,22 @@ export function labelDifferences(mine, theirs) {
 
 /**
  * Merge by label. `winner(label)` is 'mine' or 'theirs': whose pixels of that label count.
- * Where the masks agree, that value. Where they differ (mine a, theirs b): a if a's winner is
- * mine, else b if b's winner is theirs; when neither side's label is claimed by its side, the
- * saved version (theirs) stays. All 'mine' gives my mask, all 'theirs' gives theirs.
+ * Where the masks agree, that value. Where they differ (mine a, theirs b), a side claims the
+ * pixel when its label's winner is that side; the only claim wins; when both claim, a real
+ * label beats background (0) and otherwise mine wins; when neither claims, the saved version
+ * (theirs) stays. All 'mine' gives my mask, all 'theirs' gives theirs, and choosing 'theirs'
+ * for one label adds their pixels of it to mine.
  */
 export function mergeByLabel(mine, theirs, winner) {
   sameSize(mine, theirs);
-  const choice = new Uint8Array(256);
-  for (let label = 0; label < 256; label += 1) choice[label] = winner(label) === 'mine' ? 1 : 0;
+  const isMine = new Uint8Array(256);
+  for (let label = 0; label < 256; label += 1) isMine[label] = winner(label) === 'mine' ? 1 : 0;
   const out = new Uint8Array(mine.data.length);
   for (let i = 0; i < out.length; i += 1) {
     const a = mine.data[i]; const b = theirs.data[i];
-    out[i] = a === b || choice[a] ? a : b;
+    const mineClaims = isMine[a] === 1;
+    const theirsClaim = isMine[b] === 0;
+    out[i] = a === b || (mineClaims && !(theirsClaim && a === 0)) ? a : b;
   }
   return new LabelMask(mine.width, mine.height, out);
 }
