@@ -16,6 +16,7 @@ from webapp.jobs.kinds import JobTypeUnavailableError
 from webapp.jobs.models import Job, JobStatus, JobType
 from webapp.jobs.services import JobLimitError
 from webapp.teams.models import Role
+from webapp.teams.permissions import JOB_ACTIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +106,7 @@ def test_malformed_render_parameters_are_refused(lab: dict[str, Any], parameters
 
 def test_every_job_type_has_a_kind_and_unknown_types_are_refused_by_name(lab: dict[str, Any]) -> None:
     assert kinds.available_types() == JobType.values
+    assert set(JobType.values) <= set(JOB_ACTIONS), "each job type's permission is in teams/permissions.py"
 
     with pytest.raises(JobTypeUnavailableError) as error:
         services.create_job(lab["editor"], lab["team"], "teleport", {})

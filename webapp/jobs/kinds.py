@@ -17,7 +17,6 @@ from webapp.errors import ServiceError
 from webapp.jobs import parameters
 from webapp.jobs.models import JobType
 from webapp.teams.models import Team
-from webapp.teams.permissions import Action
 
 if TYPE_CHECKING:
     from webapp.jobs.runners import Runner
@@ -63,17 +62,6 @@ KINDS: dict[str, JobKind] = {
         JobKind(JobType.SCORE_UNCERTAINTY, GPU_QUEUE, parameters.prepare_score_uncertainty),
         JobKind(JobType.IMPORT_MODEL, GPU_QUEUE, parameters.prepare_import_model),
     )
-}
-
-# What a member's role must allow to request a job of each type, or to cancel one.
-ACTIONS: dict[str, Action] = {
-    JobType.EMBED_IMAGE: Action.EDIT,
-    JobType.TRAIN_BRANCH: Action.EDIT,
-    JobType.OPTIMIZE_EDIT: Action.MANAGE_LIBRARY,
-    JobType.REFINE: Action.MANAGE_LIBRARY,
-    JobType.RENDER: Action.EDIT,
-    JobType.SCORE_UNCERTAINTY: Action.ANNOTATE,
-    JobType.IMPORT_MODEL: Action.EDIT,
 }
 
 
