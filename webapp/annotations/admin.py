@@ -19,9 +19,9 @@ class AnnotationVersionAdmin(admin.ModelAdmin):
     list_display = ["__str__", "image", "number", "author", "created_at"]
     list_filter = ["image__team"]
     search_fields = ["image__name", "author__username", "note"]
+    mask_file = admin_file_link("mask", "annotation-mask")
     readonly_fields = [
-        "image", "number", "parent", admin_file_link("mask", "annotation-mask"), "label_pixels", "note",
-        "author", "created_at",
+        "image", "number", "parent", "mask_file", "label_pixels", "note", "author", "created_at",
     ]
     exclude = ["mask"]  # linked to its API view above (MEDIA_URL is not served)
 
@@ -53,9 +53,10 @@ class SegmentationBranchAdmin(admin.ModelAdmin):
 
     list_display = ["__str__", "model", "is_active", "job", "created_at"]
     list_filter = ["is_active", "model__team"]
+    weights_file = admin_file_link("weights", "")
     readonly_fields = [
         "model",
-        admin_file_link("weights", ""),
+        "weights_file",
         "config",
         "trained_on",
         "metrics",

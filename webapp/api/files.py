@@ -39,15 +39,16 @@ def stored_file_response(stored: FieldFile, filename: str, content_type: str | N
     return response
 
 
-def admin_file_link(field: str, url_name: str, kind: str = "", parent: str = "") -> Callable[[Any], str]:
-    """An admin read-only field linking ``obj.<field>`` to its permission-checked API view.
+def admin_file_link(field: str, url_name: str, kind: str = "", parent: str = "") -> Callable[[Any, Any], str]:
+    """An admin method (set it as a class attribute, list its name in ``readonly_fields``) linking
+    ``obj.<field>`` to its permission-checked API view.
 
     The view's URL arguments are ``[obj.<parent>,] obj.pk[, kind]``; without ``url_name`` (a file
     no API view serves) only its name is shown.
     """
 
     @admin.display(description=field.replace("_", " "))
-    def link(obj: Any) -> str:
+    def link(model_admin: Any, obj: Any) -> str:
         stored = getattr(obj, field)
         if not stored:
             return "-"

@@ -43,9 +43,15 @@ class ImageAdmin(admin.ModelAdmin):
     list_display = ["__str__", "team", "model", "source", "status", "embedding_error", "created_at"]
     list_filter = ["status", "source", "team"]
     search_fields = ["name"]
+    original_file = admin_file_link("original", "image-file", "original")
+    normalized_file = admin_file_link("normalized", "image-file", "normalized")
+    latent_file = admin_file_link("latent", "image-file", "latent")
+    reconstruction_file = admin_file_link("reconstruction", "image-file", "reconstruction")
     readonly_fields = [
-        *(admin_file_link(kind, "image-file", kind) for kind in ("original", "normalized", "latent")),
-        admin_file_link("reconstruction", "image-file", "reconstruction"),
+        "original_file",
+        "normalized_file",
+        "latent_file",
+        "reconstruction_file",
         "original_format",
         "original_width",
         "original_height",

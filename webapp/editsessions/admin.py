@@ -16,12 +16,13 @@ class StackEntryInline(admin.TabularInline):
     model = StackEntry
     extra = 0
     can_delete = False
+    mask_file = admin_file_link("mask", "session-entry-mask", parent="session_id")
     readonly_fields = [
         "position",
         "kind",
         "vector",
         "scale",
-        admin_file_link("mask", "session-entry-mask", parent="session_id"),
+        "mask_file",
         "result_vector",
         "created_by",
         "created_at",

@@ -17,12 +17,15 @@ class EditVectorAdmin(admin.ModelAdmin):
     filter_horizontal = ["tags"]
     # Files are linked to their API views below (MEDIA_URL is not served).
     exclude = ["vector", "thumbnail_before", "thumbnail_after"]
+    vector_file = admin_file_link("vector", "vector-file", "vector")
+    before_file = admin_file_link("thumbnail_before", "vector-file", "before")
+    after_file = admin_file_link("thumbnail_after", "vector-file", "after")
     readonly_fields = [
         "team",
         "model",
-        admin_file_link("vector", "vector-file", "vector"),
-        admin_file_link("thumbnail_before", "vector-file", "before"),
-        admin_file_link("thumbnail_after", "vector-file", "after"),
+        "vector_file",
+        "before_file",
+        "after_file",
         *EditVector.PROVENANCE_FIELDS,
         "usage_count",
         "labels",
