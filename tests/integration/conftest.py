@@ -37,6 +37,9 @@ from scripts.local_stack import StackProcess, free_port, start, start_redis, sto
 
 # A job whose worker died is redelivered once this many seconds have passed since its delivery.
 VISIBILITY_TIMEOUT = 5
+# Workers beat every 0.5 s; a job without a heartbeat for this long counts as lost (its
+# redelivered message may claim it; the sweeper re-runs it).
+HEARTBEAT_TIMEOUT = 3.0
 WORKER_START_TIMEOUT = 180.0
 
 
@@ -177,6 +180,8 @@ def workers(transactional_db: None, broker: Any, redis_url: str, settings: Any, 
         "PARTEDIT_MODEL_PATH": str(tiny_model_dir),
         "PARTEDIT_DEVICE": "cpu",
         "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        "JOBS_HEARTBEAT_SECONDS": "0.5",
+        "JOBS_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
         # One intra-op thread: tiny models are slower with more threads on a busy machine.
         "OMP_NUM_THREADS": "1",
     }

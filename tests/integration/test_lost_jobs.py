@@ -19,7 +19,7 @@ import redis
 from PIL import Image as PILImage
 
 from scripts.local_stack import start_sweeper
-from tests.integration.conftest import Workers
+from tests.integration.conftest import HEARTBEAT_TIMEOUT, Workers
 from tests.integration.support import wait_for
 from webapp.assets.models import Image
 from webapp.assets.services import create_uploaded_image, register_model
@@ -29,15 +29,13 @@ from webapp.teams.models import Membership, Role, Team
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-HEARTBEAT_TIMEOUT = 3.0
 JOB_TIMEOUT = 300.0
 
 
 @pytest.fixture
 def lab(workers: Workers, labelled_model_dir: Path, django_user_model: Any, settings: Any) -> dict[str, Any]:
     """An editor, the tiny model, one photo; workers beat every 0.5 s and count as gone after 3 s."""
-    workers.env.update({"CELERY_VISIBILITY_TIMEOUT": "3600", "JOBS_HEARTBEAT_SECONDS": "0.5",
-                        "JOBS_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT), "JOBS_SWEEP_SECONDS": "1"})
+    workers.env.update({"CELERY_VISIBILITY_TIMEOUT": "3600", "JOBS_SWEEP_SECONDS": "1"})
     settings.JOBS_HEARTBEAT_TIMEOUT = HEARTBEAT_TIMEOUT
     editor = django_user_model.objects.create_user(username="editor", password="pw")
     team = Team.objects.create(name="Lab", slug="lab")
