@@ -6,13 +6,17 @@
 * ``CloseCodesAtHandshake``: a consumer that refuses a handshake closes before accepting, which
   daphne answers with a bare HTTP 403 that browsers cannot tell apart from a network error. This
   middleware accepts first and then closes, so the client sees the consumer's close code (4401,
-  4403, 4404, ...; docs/protocol.md).
+  4403, 4404, ...; docs/protocol.md). A consumer that fails (daphne would answer HTTP 500 at the
+  handshake, or drop an open socket) is closed the same way: 1013 ("try again later") when Redis,
+  which carries the channel layer, is unreachable; 1011 for any other error, which is logged.
 * ``NotFoundConsumer``: the last route; a path no route matches is closed with 4404 instead of
   failing with a server error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +24,10 @@ from urllib.parse import urlsplit
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -27,6 +35,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_NOT_FOUND = 4404
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -94,18 +104,31 @@ class CloseCodesAtHandshake:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the inner application with a ``send`` that accepts before a handshake-time close."""
-        accepted = False
+        accepted = closed = False
 
         async def send_with_code(message: Message) -> None:
-            nonlocal accepted
+            nonlocal accepted, closed
             if message["type"] == "websocket.accept":
                 accepted = True
-            elif message["type"] == "websocket.close" and not accepted:
-                accepted = True
-                await send({"type": "websocket.accept"})
+            elif message["type"] == "websocket.close":
+                if not accepted:
+                    accepted = True
+                    await send({"type": "websocket.accept"})
+                closed = True
             await send(message)
 
-        await self.application(scope, receive, send_with_code)
+        code = None
+        try:
+            await self.application(scope, receive, send_with_code)
+        except (RedisConnectionError, RedisTimeoutError, ConnectionError) as error:
+            logger.warning("WebSocket %s: Redis (channel layer) unreachable: %s", scope.get("path"), error)
+            code = CLOSE_TRY_AGAIN_LATER
+        except Exception:
+            logger.exception("WebSocket %s failed", scope.get("path"))
+            code = CLOSE_INTERNAL_ERROR
+        if code is not None and not closed:
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await send_with_code({"type": "websocket.close", "code": code})
 
 
 class NotFoundConsumer(AsyncWebsocketConsumer):

@@ -57,3 +57,35 @@ async def test_the_sites_own_origin_and_trusted_origins_pass(settings: Any) -> N
 async def test_a_host_outside_allowed_hosts_is_refused() -> None:
     foreign = communicator("/ws/jobs/1/", "http://evil.example", "evil.example")
     assert await close_code_after_accept(foreign) == 4403
+
+
+def member_with_a_job() -> tuple[str, int]:
+    """A signed-in member's session cookie and a job of their team."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from webapp.jobs.models import Job
+    from webapp.teams.models import Membership, Role, Team
+
+    user = get_user_model().objects.create_user(username="ana", password="pw")
+    team = Team.objects.create(name="Lab", slug="lab")
+    Membership.objects.create(team=team, user=user, role=Role.VIEWER)
+    job = Job.objects.create(team=team, requested_by=user, type="render", queue="preview")
+    browser = Client()
+    browser.force_login(user)
+    return browser.cookies["sessionid"].value, job.pk
+
+
+async def test_a_redis_outage_closes_the_socket_with_1013(settings: Any) -> None:
+    from channels.db import database_sync_to_async
+
+    from scripts.local_stack import free_port
+
+    session, job_id = await database_sync_to_async(member_with_a_job)()
+    # Nothing listens on this port: every channel-layer call fails to connect.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]}}}
+    client = WebsocketCommunicator(application, f"/ws/jobs/{job_id}/",
+                                   headers=[(b"host", b"127.0.0.1:8000"), (b"origin", SITE.encode()),
+                                            (b"cookie", f"sessionid={session}".encode())])
+    assert await close_code_after_accept(client) == 1013
