@@ -66,8 +66,8 @@ def test_compose_file_is_valid_and_every_service_is_supervised(deploy_copy: Path
 def test_central_compose_has_the_whole_deployment(deploy_copy: Path) -> None:
     result = compose_config(deploy_copy, "compose.yaml", "--profile", "cpu")
     services = yaml.safe_load(result.stdout)["services"]
-    assert set(services) == {"postgres", "redis", "minio", "create-bucket", "migrate", "web", "worker-gpu",
-                             "worker-cpu", "nginx"}
+    assert set(services) == {"postgres", "redis", "minio", "create-bucket", "migrate", "web", "sweeper",
+                             "worker-gpu", "worker-cpu", "nginx"}
     assert services["web"]["deploy"]["replicas"] == 2
     gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert (gpu["driver"], gpu["device_ids"]) == ("nvidia", ["0"])
@@ -121,8 +121,8 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     if not analyze:
         pytest.skip("systemd-analyze is not installed")
     units = []
-    for unit, instance in [("partedit-migrate.service", ""), ("partedit-web@.service", "8000"),
-                           ("partedit-worker@.service", "0")]:
+    for unit, instance in [("partedit-migrate.service", ""), ("partedit-sweeper.service", ""),
+                           ("partedit-web@.service", "8000"), ("partedit-worker@.service", "0")]:
         target = tmp_path / unit.replace("@.", f"@{instance}.")
         shutil.copy(DEPLOY / "systemd" / unit, target)
         units.append(str(target))
@@ -133,7 +133,8 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     assert problems == []
     worker = (DEPLOY / "systemd" / "partedit-worker@.service").read_text()
     assert "Environment=CUDA_VISIBLE_DEVICES=%i" in worker
-    for unit in ("partedit-migrate.service", "partedit-web@.service", "partedit-worker@.service"):
+    for unit in ("partedit-migrate.service", "partedit-sweeper.service", "partedit-web@.service",
+                 "partedit-worker@.service"):
         assert "EnvironmentFile=/etc/partedit/partedit.env" in (DEPLOY / "systemd" / unit).read_text()
 
 
