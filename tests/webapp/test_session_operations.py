@@ -172,3 +172,22 @@ def test_a_segmentation_request_renders_again_even_when_up_to_date(
     state = sessions.claim_render(lab["session"].pk)
     assert lab["queued"] == [lab["session"].pk] and state is not None and state.segmentation
     assert not EditSession.objects.get().segmentation_requested
+
+
+def test_a_render_asked_for_during_one_in_flight_follows_it(
+    lab: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A client connecting while a render runs may have missed its frame: one more render follows."""
+    lab["queued"].clear()
+    EditSession.objects.update(render_queued_at=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sessions.request_render(lab["editor"], lab["session"])
+    state = sessions.claim_render(lab["session"].pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert not sessions.request_render(lab["other"], lab["session"])
+        assert state is not None and sessions.finish_render(lab["session"].pk, state.revision, rendered=True)
+    assert len(lab["queued"]) == 2
+    following = sessions.claim_render(lab["session"].pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert following is not None
+        assert not sessions.finish_render(lab["session"].pk, following.revision, rendered=True)

@@ -19,11 +19,12 @@ class EditSession(models.Model):
     participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="edit_sessions", blank=True)
     revision = models.PositiveIntegerField(default=0)
     # Render coalescing (services.schedule_render): when the one render of this session in flight
-    # was queued (null: none), the revision its last frame showed, and whether a segmentation
-    # was asked for since the last render started.
+    # was queued (null: none), the revision its last frame showed, and whether a segmentation or
+    # a render of the current state (a client connected) was asked for while one was in flight.
     render_queued_at = models.DateTimeField(null=True, blank=True)
     rendered_revision = models.IntegerField(default=-1)
     segmentation_requested = models.BooleanField(default=False)
+    render_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

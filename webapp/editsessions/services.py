@@ -354,7 +354,9 @@ def request_render(user: Any, session: EditSession, segmentation: bool = False) 
         if segmentation:
             locked.segmentation_requested = True
         queued = schedule_render(locked)
-        locked.save(update_fields=["render_queued_at", "segmentation_requested"])
+        # The render in flight may have read its state before this request: render again after it.
+        locked.render_requested = not queued
+        locked.save(update_fields=["render_queued_at", "segmentation_requested", "render_requested"])
     return queued
 
 
@@ -379,7 +381,8 @@ def claim_render(session_id: int) -> RenderState | None:
         if locked is None:
             return None
         segmentation, locked.segmentation_requested = locked.segmentation_requested, False
-        locked.save(update_fields=["segmentation_requested"])
+        locked.render_requested = False
+        locked.save(update_fields=["segmentation_requested", "render_requested"])
         stack = applied_stack(locked)
         image = locked.image
         model = image.model
@@ -407,7 +410,7 @@ def finish_render(session_id: int, revision: int, rendered: bool) -> bool:
         locked.render_queued_at = None
         if rendered:
             locked.rendered_revision = max(locked.rendered_revision, revision)
-        again = (rendered and locked.revision > revision) or locked.segmentation_requested
+        again = locked.revision > revision or locked.segmentation_requested or locked.render_requested
         if again:
             schedule_render(locked)
         locked.save(update_fields=["render_queued_at", "rendered_revision"])
