@@ -801,13 +801,24 @@ def load_branch(
     branch_dict = document.get("branch")
     if not isinstance(branch_dict, dict):
         raise BranchError(f"{directory / BRANCH_CONFIG_FILE} holds no branch config")
+    weights = directory / BRANCH_WEIGHTS_FILE
+    return branch_from_config(branch_dict, weights, expected, f"branch at {directory}")
+
+
+def branch_from_config(
+    branch_dict: dict[str, object],
+    weights_file: str | Path,
+    expected: GeneratorConfig | Sequence[FeatureShape] | None = None,
+    what: str = "branch",
+) -> SegmentationBranch:
+    """A branch from its config (``branch.json``'s ``branch``) and weights file; checks as ``load_branch``."""
     config = BranchConfig.from_dict(branch_dict)
     if expected is not None:
         shapes = expected.feature_shapes() if isinstance(expected, GeneratorConfig) else expected
         wanted = [tuple(int(v) for v in s) for s in shapes]
         if list(config.feature_shapes) != wanted:
             raise BranchError(
-                f"branch at {directory} was trained on features {list(config.feature_shapes)}, "
+                f"{what} was trained on features {list(config.feature_shapes)}, "
                 f"this generator produces {wanted}"
             )
         if isinstance(expected, GeneratorConfig) and config.resolution != expected.resolution:
@@ -815,9 +826,9 @@ def load_branch(
                 f"branch resolution {config.resolution} differs from the generator's {expected.resolution}"
             )
     try:
-        state = load_file(str(directory / BRANCH_WEIGHTS_FILE))
+        state = load_file(str(weights_file))
     except (OSError, SafetensorError) as error:
-        raise BranchError(f"cannot read {directory / BRANCH_WEIGHTS_FILE}: {error}") from error
+        raise BranchError(f"cannot read {weights_file}: {error}") from error
     branch = SegmentationBranch(config)
     try:
         fill_module(branch, state, "segmentation branch")

@@ -155,16 +155,22 @@ def save_latent(
     path: str | Path, ws: torch.Tensor, model_hash: str, source: dict[str, Any] | None = None
 ) -> Path:
     """Write a W+ latent ``[1, num_ws, w_dim]`` (or ``[num_ws, w_dim]``) as safetensors."""
-    ws = ws.detach().reshape(-1, *ws.shape[-2:])
+    data = latent_to_bytes(ws, model_hash, source)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+def latent_to_bytes(ws: torch.Tensor, model_hash: str, source: dict[str, Any] | None = None) -> bytes:
+    """A W+ latent ``[1, num_ws, w_dim]`` (or ``[num_ws, w_dim]``) as the bytes of a latent file."""
+    ws = ws.detach().cpu().reshape(-1, *ws.shape[-2:])
     if ws.shape[0] != 1:
         raise VectorError(f"a latent file holds one W+ latent, got a batch of {ws.shape[0]}")
     meta = {"format": LATENT_FORMAT, "model_hash": model_hash, "w_plus_shape": list(ws.shape[1:]),
             "source": source or {}}
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(_encode("ws", ws, meta))
-    tmp.replace(path)
-    return path
+    return _encode("ws", ws, meta)
 
 
 def load_latent(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,11 +70,9 @@ def perceptual_distance(loaded: LoadedModel) -> PerceptualDistance | None:
 
 def latent_bytes(ws: torch.Tensor, model_hash: str, source: dict[str, Any]) -> bytes:
     """A W+ latent as the bytes of the engine's latent file format."""
-    from editing_engine.vectors import save_latent
+    from editing_engine.vectors import latent_to_bytes
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = save_latent(Path(folder) / "latent.safetensors", ws.detach().cpu(), model_hash, source)
-        return path.read_bytes()
+    return latent_to_bytes(ws, model_hash, source)
 
 
 def image_latent(image: Image, loaded: LoadedModel) -> torch.Tensor:
@@ -101,19 +96,11 @@ def label_map(name: str) -> np.ndarray:
 
 def registered_branch(branch: SegmentationBranch, loaded: LoadedModel) -> EngineBranch:
     """The engine branch of a registered branch record, checked against the generator, on its device."""
-    from editing_engine.segmentation import (
-        BRANCH_CONFIG_FILE,
-        BRANCH_FORMAT,
-        BRANCH_WEIGHTS_FILE,
-        load_branch,
-    )
+    from editing_engine.segmentation import branch_from_config
 
-    with tempfile.TemporaryDirectory() as folder:
-        directory = Path(folder)
-        document = {"format": BRANCH_FORMAT, "branch": branch.config, "metadata": {"record": branch.pk}}
-        (directory / BRANCH_CONFIG_FILE).write_text(json.dumps(document))
-        (directory / BRANCH_WEIGHTS_FILE).symlink_to(local_copy(branch.weights.name))
-        engine_branch = load_branch(directory, expected=loaded.config)
+    engine_branch = branch_from_config(
+        branch.config, local_copy(branch.weights.name), loaded.config, f"segmentation branch {branch.pk}"
+    )
     return engine_branch.to(device_of(loaded))
 
 
