@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
 from webapp.teams.models import Membership, Team
@@ -44,14 +46,18 @@ def studio_context(request: HttpRequest, team: Team | None = None) -> StudioCont
     ``team`` (already permission-checked, e.g. the team of the image a page shows) overrides
     ``?team=`` and the session.
     """
+    user = request.user
+    if not isinstance(user, AbstractBaseUser):
+        raise PermissionDenied("The studio's pages are for signed-in users.")
     memberships = list(
-        Membership.objects.filter(user=request.user).select_related("team").order_by("team__name", "team_id")
+        Membership.objects.filter(user=user).select_related("team").order_by("team__name", "team_id")
     )
     team = team or _requested_team(request)
     if team is None:
         remembered = request.session.get(SESSION_KEY)
         by_id = {membership.team_id: membership.team for membership in memberships}
-        team = by_id.get(remembered) or (memberships[0].team if memberships else None)
+        team = by_id.get(remembered) if isinstance(remembered, int) else None
+        team = team or (memberships[0].team if memberships else None)
     if team is None:
         return StudioContext(memberships, None, None, False, False)
     request.session[SESSION_KEY] = team.pk

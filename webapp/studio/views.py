@@ -14,7 +14,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 
 from webapp.assets.models import GeneratorModel
 from webapp.preview.protocol import PSI_MAX, PSI_MIN, SEED_MAX, SEED_MIN
@@ -110,10 +110,15 @@ class SignInView(auth_views.LoginView):
 
     template_name = "studio/sign_in.html"
     redirect_authenticated_user = True
-    next_page = HOME_URL
+
+    def get_default_redirect_url(self) -> str:
+        """Without a ``next``, signing in leads to the dataset."""
+        return reverse("studio:dataset")
 
 
 class SignOutView(auth_views.LogoutView):
     """Sign out (POST only, CSRF-protected), then back to the sign-in page."""
 
-    next_page = SIGN_IN_URL
+    def get_default_redirect_url(self) -> str:
+        """After signing out, the sign-in page."""
+        return reverse("studio:sign-in")

@@ -55,7 +55,7 @@ export function imageCard(image, { job, canEdit, canAnnotate, actions }) {
   const pictures = [picture(image.files.normalized, `${name}: photo`, "photo")];
   if (image.source === "upload") {
     pictures.push(image.files.reconstruction
-      ? picture(image.files.reconstruction, `${name}: reconstruction`, `reconstruction · ${Number(psnr).toFixed(1)} dB`)
+      ? picture(image.files.reconstruction, `${name}: reconstruction`, `rebuilt · ${Number(psnr).toFixed(1)} dB`)
       : placeholder(image.status === "failed" ? "no reconstruction" : "reconstruction after embedding"));
   } else if (state !== "none") {
     // The current annotation as an indexed PNG: its palette is the taxonomy's colours.

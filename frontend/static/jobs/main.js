@@ -41,14 +41,13 @@ function row(job) {
   if (running) {
     const progress = new JobProgress(job, {
       canCancel: context.canEdit,
-      label: " ",
+      compact: true,
       onDone: (final) => {
         statusBadge.className = `badge status-${final.status}`;
         statusBadge.textContent = final.status;
         durationCell.textContent = formatDuration(jobSeconds(final));
       },
     });
-    progress.element.classList.add("compact");
     progressCell.append(progress.element);
     progresses.push(progress);
   } else if (job.status === "failed") {

@@ -86,9 +86,10 @@ export class JobProgress {
   /**
    * A progress card for one job, kept current over its socket.
    * @param {object} job The job as the REST API returns it.
-   * @param {{canCancel?: boolean, onDone?: Function, label?: string}} options
+   * @param {{canCancel?: boolean, onDone?: Function, label?: string, compact?: boolean}} options
+   *   compact: no title (where the row already says which job it is).
    */
-  constructor(job, { canCancel = false, onDone, label } = {}) {
+  constructor(job, { canCancel = false, onDone, label, compact = false } = {}) {
     this.state = jobState(job);
     this.onDone = onDone;
     this.bar = el("progress", { max: "1", value: "0", "aria-label": `${label || "Job"} progress` });
@@ -97,10 +98,10 @@ export class JobProgress {
       ? el("button", { type: "button", class: "button small ghost job-cancel", onclick: () => this.cancel() }, "Cancel")
       : null;
     this.errorLine = el("p", { class: "job-error", hidden: true });
+    const title = compact ? null
+      : el("span", { class: "job-title" }, label || JOB_TYPE_NAMES[this.state.type] || this.state.type);
     this.element = el("div", { class: "job-progress", dataset: { jobId: String(this.state.id) } },
-      el("div", { class: "job-head" },
-        el("span", { class: "job-title" }, label || JOB_TYPE_NAMES[this.state.type] || this.state.type),
-        this.text, this.cancelButton),
+      el("div", { class: "job-head" }, title, this.text, this.cancelButton),
       this.bar, this.errorLine);
     this.render();
     if (TERMINAL_STATUSES.has(this.state.status)) {

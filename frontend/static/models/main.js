@@ -1,7 +1,7 @@
 // The Models page: the team's generator models with their taxonomy (editable by editors) and
 // active branch (per-label IoU chart); registering a model from a checkpoint.
 
-import { getJson, listAll, request } from "../lib/api.js";
+import { getJson, listAll, postJson, request } from "../lib/api.js";
 import { iouChart } from "../lib/charts.js";
 import { el, emptyState, errorState, formatTime, pageContext, showError, toast } from "../lib/ui.js";
 import { appendRow, editableRows, readLabels, taxonomyTable } from "./taxonomy.js";
@@ -33,6 +33,39 @@ function branchPanel(model, branch) {
   }
   else panel.append(el("p", { class: "muted" }, "No annotations were held out, so there is no IoU to show."));
   return panel;
+}
+
+function meanIou(branch) {
+  const value = (branch.metrics || {}).mean_iou;
+  return value === null || value === undefined ? "no IoU" : `mean IoU ${Number(value).toFixed(3)}`;
+}
+
+/** The model's other branches, newest first, each with "Activate" for editors. */
+function otherBranches(branches) {
+  const others = branches.filter((branch) => !branch.is_active);
+  if (!others.length) return null;
+  return el("details", { class: "other-branches" },
+    el("summary", {}, `${others.length} other branch${others.length === 1 ? "" : "es"}`),
+    el("ul", {}, others.map((branch) => {
+      const item = el("li", { dataset: { branchId: String(branch.id) } },
+        el("span", {}, `Branch ${branch.id} · ${meanIou(branch)} · ${formatTime(branch.created_at)}`));
+      if (context.canEdit) {
+        const activate = el("button", { type: "button", class: "button small" }, "Activate");
+        activate.addEventListener("click", async () => {
+          activate.disabled = true;
+          try {
+            await postJson(`/api/branches/${branch.id}/activate/`);
+            toast(`Branch ${branch.id} is now active.`, "success");
+            await load();
+          } catch (error) {
+            activate.disabled = false;
+            showError(error, "Could not activate the branch");
+          }
+        });
+        item.append(activate);
+      }
+      return item;
+    })));
 }
 
 function taxonomyPanel(model, hasBranches) {
@@ -86,7 +119,8 @@ function modelCard(model, branches) {
         model.is_active ? "active" : "retired")),
       el("p", { class: "hint" }, meta.join(" · "))),
       el("a", { class: "button small", href: `/dataset/?model=${model.id}` }, "Open dataset →")),
-    el("div", { class: "model-body" }, taxonomyPanel(model, branches.length > 0), branchPanel(model, active)));
+    el("div", { class: "model-body" }, taxonomyPanel(model, branches.length > 0),
+      el("div", { class: "stack" }, branchPanel(model, active), otherBranches(branches))));
 }
 
 async function load() {
