@@ -37,6 +37,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from editing_engine import formats
 from editing_engine.errors import EngineError
 from editing_engine.shapes import assert_shape
 
@@ -47,9 +48,9 @@ from .progress import CancelCheck, ProgressCallback, check_cancel, report
 NormKind = Literal["batch", "layer", "none"]
 FeatureShape = tuple[int, int, int]
 
-BRANCH_CONFIG_FILE = "branch.json"
-BRANCH_WEIGHTS_FILE = "branch.safetensors"
-BRANCH_FORMAT = "partedit-branch/v1"
+BRANCH_CONFIG_FILE = formats.BRANCH_CONFIG_FILE
+BRANCH_WEIGHTS_FILE = formats.BRANCH_WEIGHTS_FILE
+BRANCH_FORMAT = formats.BRANCH_FORMAT
 DEFAULT_CHUNK_PIXELS = 4096
 DEFAULT_CHUNK_BYTES = 32 * 2**20
 DENSE_RESAMPLE_WIDTH = 32

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from editing_engine import formats
 from webapp.assets.models import GeneratorModel
 from webapp.assets.services import register_bundled_model_for_new_team
 from webapp.library.starter import register_starter_library
@@ -26,7 +27,6 @@ from .services import register_segmentation_branch
 logger = logging.getLogger(__name__)
 
 BRANCH_FOLDER = "branch"
-BRANCH_FORMAT = "partedit-branch/v1"
 SHIPPED = "shipped with the model"
 
 
@@ -34,16 +34,17 @@ def shipped_branch_files(model: GeneratorModel) -> tuple[dict[str, Any], bytes, 
     """The shipped branch's document, weights and figures, or None when the model ships none that fits."""
     folder = Path(model.path) / BRANCH_FOLDER
     try:
-        document = json.loads((folder / "branch.json").read_text())
-        weights = (folder / "branch.safetensors").read_bytes()
+        document = json.loads((folder / formats.BRANCH_CONFIG_FILE).read_text())
+        weights = (folder / formats.BRANCH_WEIGHTS_FILE).read_bytes()
     except (OSError, ValueError):
         return None
     if not isinstance(document, dict):
         document = {}
     config, metadata = document.get("branch"), document.get("metadata") or {}
     well_formed = isinstance(config, dict) and isinstance(metadata, dict)
-    if document.get("format") != BRANCH_FORMAT or not well_formed:
-        logger.warning("%s is not a %s file; no branch registered", folder / "branch.json", BRANCH_FORMAT)
+    if document.get("format") != formats.BRANCH_FORMAT or not well_formed:
+        logger.warning("%s is not a %s file; no branch registered", folder / formats.BRANCH_CONFIG_FILE,
+                       formats.BRANCH_FORMAT)
         return None
     expected_hash = metadata.get("model_hash")
     wrong_hash = bool(expected_hash) and expected_hash != model.weights_hash
