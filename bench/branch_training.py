@@ -70,6 +70,51 @@ class Recipe:
         return f"{self.steps}x{self.pixels}:{self.schedule}:{self.learning_rate:g}:{self.sampler}"
 
 
+def step_profile(
+    model: LoadedModel, recipe: Recipe, pairs: list, held_out: int, names: list[str], steps: int
+) -> dict[str, float]:
+    """CPU seconds per training step of ``recipe`` over ``steps`` steps, split into sampling, forward,
+    backward and optimiser step (the loop of ``train_branch``, timed piece by piece)."""
+    import math
+
+    import torch.nn.functional as F
+
+    from editing_engine.segmentation import (
+        SegmentationBranch,
+        pixel_feature_table,
+        sample_member_pixels,
+    )
+
+    train = pairs[held_out:]
+    config = BranchConfig.for_generator(model.config, len(names))
+    cache = build_feature_cache(model.generator, train, config.resolution)
+    limit = DEFAULT_PIXEL_TABLE_BYTES if recipe.sampler == "table" else 0
+    table = pixel_feature_table(cache.features, config.resolution, limit)
+    branch = SegmentationBranch(config, seed=0).train()
+    optimizer = torch.optim.Adam(branch.parameters(), lr=recipe.learning_rate)
+    rng = torch.Generator().manual_seed(0)
+    members, images = config.num_members, len(train)
+    per_image = max(1, math.ceil(recipe.pixels / images))
+    totals = dict.fromkeys(("sampling", "forward", "backward", "optimiser"), 0.0)
+    for _ in range(steps):
+        marks = [time.process_time()]
+        rows = torch.randint(0, config.resolution, (images, members * per_image), generator=rng)
+        cols = torch.randint(0, config.resolution, (images, members * per_image), generator=rng)
+        features, targets = sample_member_pixels(cache, table, rows, cols, members)
+        marks.append(time.process_time())
+        logits = branch.tail(branch.first_layer_from_pixel_features(features))
+        loss = F.cross_entropy(logits.reshape(-1, config.num_labels), targets.reshape(-1))
+        marks.append(time.process_time())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        marks.append(time.process_time())
+        optimizer.step()
+        marks.append(time.process_time())
+        for name, start, stop in zip(totals, marks, marks[1:], strict=False):
+            totals[name] += stop - start
+    return {name: value / steps for name, value in totals.items()}
+
+
 def job_phases(
     model: LoadedModel, recipe: Recipe, pairs: list, held_out: int, names: list[str], seed: int
 ) -> tuple[dict[str, float], object]:
@@ -77,6 +122,7 @@ def job_phases(
     train, test = pairs[held_out:], pairs[:held_out]
     config = BranchConfig.for_generator(model.config, len(names))
     seconds: dict[str, float] = {}
+    cpu_start = time.process_time()
     start = time.perf_counter()
     build_feature_cache(model.generator, train, config.resolution)
     seconds["features"] = time.perf_counter() - start
@@ -97,6 +143,7 @@ def job_phases(
         (save_branch(Path(folder), branch, metadata={}) / BRANCH_WEIGHTS_FILE).read_bytes()
     seconds["write"] = time.perf_counter() - start
     seconds["total"] = sum(seconds.values())
+    seconds["total_cpu"] = time.process_time() - cpu_start
     return seconds, branch
 
 
@@ -111,6 +158,9 @@ def main() -> None:
     parser.add_argument("--test-count", type=int, default=200)
     parser.add_argument("--psi", type=float, default=0.7)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--profile-steps", type=int, default=30,
+                        help="steps of the per-step CPU profile of each recipe (0: none)")
+    parser.add_argument("--no-train", action="store_true", help="only the per-step profile")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.threads:
@@ -132,8 +182,19 @@ def main() -> None:
         f"({held_out} held out as the job does), {args.test_count} test images, seeds {args.seeds}",
         flush=True,
     )
+    profiles = {}
+    if args.profile_steps:
+        print(f"per training step, CPU seconds over {args.profile_steps} steps (x steps = the loop):")
+        for text in args.recipes:
+            recipe = Recipe.parse(text)
+            profile = step_profile(model, recipe, pairs, held_out, names, args.profile_steps)
+            profiles[str(recipe)] = profile
+            per_step = sum(profile.values())
+            print(f"  {recipe!s:<32} " + "  ".join(f"{k} {v * 1000:.1f} ms" for k, v in profile.items())
+                  + f"  = {per_step * 1000:.1f} ms/step, x {recipe.steps} = {per_step * recipe.steps:.0f} s",
+                  flush=True)
     rows = []
-    for text in args.recipes:
+    for text in ([] if args.no_train else args.recipes):
         recipe = Recipe.parse(text)
         for seed in args.seeds:
             seconds, branch = job_phases(model, recipe, pairs, held_out, names, seed)
@@ -145,22 +206,25 @@ def main() -> None:
                 flush=True,
             )
     print()
-    print(f"{'recipe':<32} {'mIoU (mean over seeds)':>24} {'total s':>9} {'train s':>9} {'speed-up':>9}")
+    print(f"{'recipe':<32} {'mIoU (mean over seeds)':>24} {'total s':>9} {'CPU s':>9} {'train s':>9} "
+          f"{'speed-up':>9}")
     base_total = None
-    for text in args.recipes:
+    for text in ([] if args.no_train else args.recipes):
         mine = [r for r in rows if r["recipe"] == str(Recipe.parse(text))]
         miou = float(np.mean([r["miou"] for r in mine]))
         spread = float(np.std([r["miou"] for r in mine]))
         total = float(np.mean([r["seconds"]["total"] for r in mine]))
         train = float(np.mean([r["seconds"]["training"] for r in mine]))
+        cpu = float(np.mean([r["seconds"]["total_cpu"] for r in mine]))
         base_total = base_total or total
         print(
-            f"{text:<32} {miou:>17.4f} ±{spread:.4f} {total:>9.1f} {train:>9.1f} "
+            f"{text:<32} {miou:>17.4f} ±{spread:.4f} {total:>9.1f} {cpu:>9.1f} {train:>9.1f} "
             f"{base_total / total:>8.2f}x"
         )
     if args.json:
         arguments = {k: str(v) for k, v in vars(args).items()}
-        args.json.write_text(json.dumps({"rows": rows, "arguments": arguments}, indent=2))
+        document = {"rows": rows, "profiles": profiles, "arguments": arguments}
+        args.json.write_text(json.dumps(document, indent=2))
         print(f"wrote {args.json}")
 
 
