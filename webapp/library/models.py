@@ -81,6 +81,9 @@ class EditVector(models.Model):
     usage_count = models.PositiveIntegerField(default=0)
     thumbnail_before = models.FileField(blank=True)
     thumbnail_after = models.FileField(blank=True)
+    strength_strip = models.FileField(
+        blank=True, help_text="The vector applied to a fixed sample at STRIP_SCALES, side by side (PNG)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
