@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { applicableTo, curvePoints, provenanceText } from "../../frontend/static/library/provenance.js";
+import { applicableTo, curvePoints, provenanceText, stripScales } from "../../frontend/static/library/provenance.js";
 
 test("starter vectors name their seed and oracle figure; session vectors their job and session", () => {
   const starter = { settings: { starter_figures: { script: "s", kind: "smile", seed: 41, oracle_hit: 0.462 } } };
@@ -23,4 +23,9 @@ test("only the vector's own active model is applicable", () => {
   assert.equal(applicableTo(vector, { id: 2, is_active: true }), false);
   assert.equal(applicableTo(vector, { id: 1, is_active: false }), false);
   assert.equal(applicableTo(vector, undefined), false);
+});
+
+test("the strip shows the strengths within the vector's range", () => {
+  assert.deepEqual(stripScales({ min_scale: -1, max_scale: 2 }), [-1, 0, 1, 2]);
+  assert.deepEqual(stripScales({ min_scale: -2, max_scale: 2 }), [-2, -1, 0, 1, 2]);
 });

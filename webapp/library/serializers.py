@@ -44,8 +44,9 @@ class EditVectorSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_files(self, vector: EditVector) -> dict[str, str | None]:
-        """API paths of the vector file and its thumbnails (None where absent)."""
-        return {
+        """API paths of the vector file and its thumbnails (None where absent) and of its strength
+        strip (always: asking for it renders it once)."""
+        files: dict[str, str | None] = {
             kind: reverse("vector-file", args=[vector.pk, kind]) if getattr(vector, field) else None
             for kind, field in (
                 ("vector", "vector"),
@@ -53,6 +54,8 @@ class EditVectorSerializer(serializers.ModelSerializer):
                 ("after", "thumbnail_after"),
             )
         }
+        files["strip"] = reverse("vector-strip", args=[vector.pk])
+        return files
 
 
 class EditVectorUploadSerializer(serializers.Serializer):

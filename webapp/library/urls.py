@@ -12,5 +12,6 @@ urlpatterns = [
         views.EditVectorFileView.as_view(),
         name="vector-file",
     ),
+    path("vectors/<int:pk>/strip/", views.StrengthStripView.as_view(), name="vector-strip"),
     path("tags/", views.TagListView.as_view(), name="tag-list"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ from webapp.api.parsers import API_PARSERS, UPLOAD_PARSERS
 from webapp.assets.models import GeneratorModel
 from webapp.teams.permissions import Action, get_team_object_or_404, visible_to
 
-from . import services
+from . import services, strips
 from .models import EditVector, Tag
 from .serializers import (
     EditVectorSerializer,
@@ -104,6 +104,23 @@ class EditVectorDetailView(APIView):
         vector = get_team_object_or_404(request.user, EditVector, pk, Action.MANAGE_LIBRARY)
         services.delete_edit_vector(request.user, vector)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StrengthStripView(APIView):
+    """The vector applied to its model's fixed sample at several scales (rendered once, then kept)."""
+
+    @extend_schema(
+        operation_id="vectors_strip_retrieve",
+        responses={(200, "image/png"): OpenApiTypes.BINARY,
+                   202: OpenApiResponse(description="Being rendered; ask again shortly.")},
+    )
+    def get(self, request: Request, pk: int) -> Response | FileResponse:
+        """The strip PNG; 202 with ``{"status": "rendering", "scales"}`` while a worker renders it."""
+        vector = get_team_object_or_404(request.user, EditVector, pk, Action.VIEW)
+        if strips.request_strength_strip(request.user, vector):
+            return stored_file_response(vector.strength_strip, f"vector-{vector.pk}-strip.png", "image/png")
+        return Response({"status": "rendering", "scales": strips.strip_scales(vector)},
+                        status=status.HTTP_202_ACCEPTED)
 
 
 class EditVectorFileView(APIView):

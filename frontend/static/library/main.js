@@ -4,7 +4,7 @@
 
 import { getJson, listAll, postJson } from "../lib/api.js";
 import { el, emptyState, errorState, formatTime, pageContext, showError } from "../lib/ui.js";
-import { applicableTo, curvePoints, provenanceText } from "./provenance.js";
+import { applicableTo, curvePoints, provenanceText, stripScales } from "./provenance.js";
 
 const context = pageContext();
 const container = document.getElementById("vectors");
@@ -31,6 +31,24 @@ function lossChart(curve) {
   return el("div", { class: "loss" }, el("span", { class: "hint" }, "loss"), svg);
 }
 
+// A strength strip is rendered once per vector by a worker: 202 until it exists, then the PNG.
+async function loadStrip(image, url, attempt = 0) {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (response.status === 202 && attempt < 40) {
+    setTimeout(() => loadStrip(image, url, attempt + 1).catch(() => {}), 1500);
+    return;
+  }
+  if (!response.ok) { image.closest(".strip").hidden = true; return; }
+  image.src = URL.createObjectURL(await response.blob());
+}
+
+function strip(vector) {
+  const image = el("img", { alt: `${vector.name} at strengths ${stripScales(vector).join(", ")}`, class: "strip-image" });
+  loadStrip(image, vector.files.strip).catch(() => { image.closest(".strip").hidden = true; });
+  return el("figure", { class: "strip" }, image,
+    el("figcaption", { class: "strip-scales" }, stripScales(vector).map((scale) => el("span", {}, scale > 0 ? `+${scale}` : String(scale)))));
+}
+
 function card(vector) {
   const model = models.get(vector.model);
   const labels = vector.labels.filter((label) => !label.is_context).map((label) =>
@@ -46,6 +64,7 @@ function card(vector) {
       el("div", { class: "vector-title" }, el("h3", {}, vector.name),
         el("span", { class: "badge", title: "Times applied in sessions" }, `used ${vector.usage_count}×`)),
       vector.description ? el("p", { class: "muted" }, vector.description) : null,
+      strip(vector),
       el("div", { class: "row tags" }, labels, vector.tags.map((tag) => el("span", { class: "badge tag" }, `#${tag}`))),
       el("p", { class: "hint provenance" }, provenanceText(vector)),
       el("p", { class: "hint" }, `${model ? model.name : `model ${vector.model}`} · scale ${vector.min_scale} … ${vector.max_scale}`,

@@ -33,3 +33,8 @@ export function curvePoints(curve, width, height) {
 export function applicableTo(vector, model) {
   return Boolean(model) && vector.model === model.id && model.is_active !== false;
 }
+
+/** The strengths a vector's strip shows: -2, -1, 0, 1, 2 within its allowed range (as the server renders). */
+export function stripScales(vector) {
+  return [-2, -1, 0, 1, 2].filter((scale) => scale >= vector.min_scale && scale <= vector.max_scale);
+}
