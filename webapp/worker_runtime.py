@@ -1,4 +1,5 @@
-"""Engine state of a Celery worker process: each generator is loaded once and reused by every task.
+"""Engine state of a Celery worker process: each generator is loaded once and reused by every task,
+and so are the parts loaded beside it (segmentation branches, encoders: :func:`cached_part`).
 
 Only worker-side code imports this module; it is the one place where the webapp imports torch
 and ``editing_engine``.
@@ -9,7 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from django.conf import settings
@@ -20,6 +24,11 @@ logger = logging.getLogger(__name__)
 
 _models: dict[tuple[Path, str], LoadedModel] = {}
 _models_lock = threading.Lock()
+# Branches and encoders by (what, record or file identity, device); the least recently used go first.
+_parts: OrderedDict[Hashable, object] = OrderedDict()
+_parts_lock = threading.Lock()
+MAX_CACHED_PARTS = 16
+PartT = TypeVar("PartT")
 # The process that PARTEDIT_TORCH_THREADS was applied in (a forked worker child applies it again).
 _threads_applied_in: int | None = None
 
@@ -61,3 +70,22 @@ def loaded_model(path: Path | None = None) -> LoadedModel:
             model.generator.to(device)
             _models[key] = model
         return _models[key]
+
+
+def cached_part(key: Hashable, load: Callable[[], PartT]) -> PartT:
+    """The model part (branch, encoder) cached under ``key``, loaded with ``load()`` on first use.
+
+    ``key`` must name everything the part depends on (record id or file identity, device), since
+    a cached part is shared by every later task of the process. Parts are used in eval mode and
+    never changed by a task.
+    """
+    with _parts_lock:
+        if key in _parts:
+            _parts.move_to_end(key)
+            return _parts[key]  # type: ignore[return-value]
+    part = load()
+    with _parts_lock:
+        _parts[key] = part
+        while len(_parts) > MAX_CACHED_PARTS:
+            _parts.popitem(last=False)
+    return part

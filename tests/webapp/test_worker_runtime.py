@@ -20,6 +20,7 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     torch.set_num_threads(threads)
     worker_runtime._models.clear()
+    worker_runtime._parts.clear()
 
 
 def test_loading_the_model_applies_the_thread_setting(settings: Any, tiny_model_dir: Path) -> None:
@@ -48,3 +49,27 @@ def test_setting_is_applied_once_per_process(settings: Any) -> None:
     worker_runtime.apply_torch_threads()
 
     assert torch.get_num_threads() == 2
+
+
+def test_a_cached_part_is_loaded_once_per_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads: list[str] = []
+
+    def load(name: str) -> Any:
+        loads.append(name)
+        return object()
+
+    first = worker_runtime.cached_part(("branch", 1), lambda: load("1"))
+    again = worker_runtime.cached_part(("branch", 1), lambda: load("1 again"))
+    other = worker_runtime.cached_part(("branch", 2), lambda: load("2"))
+
+    assert first is again and other is not first and loads == ["1", "2"]
+
+
+def test_the_least_recently_used_part_leaves_the_cache_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker_runtime, "MAX_CACHED_PARTS", 2)
+    a = worker_runtime.cached_part("a", object)
+    worker_runtime.cached_part("b", object)
+    assert worker_runtime.cached_part("a", object) is a  # a is now the most recent
+    worker_runtime.cached_part("c", object)  # evicts b
+
+    assert list(worker_runtime._parts) == ["a", "c"]

@@ -48,12 +48,17 @@ def device_of(loaded: LoadedModel) -> torch.device:
 
 def model_encoder(model: GeneratorModel, loaded: LoadedModel) -> Encoder | None:
     """The encoder stored with ``model`` (``<model dir>/encoder/``) on the generator's device, or None."""
-    from editing_engine.encoder import load_encoder
+    from editing_engine.encoder import ENCODER_WEIGHTS_FILE, load_encoder
+    from webapp.worker_runtime import cached_part
 
     folder = model_directory(model.path, model.weights_hash) / ENCODER_FOLDER
     if not folder.is_dir():
         return None
-    return load_encoder(folder, expected=loaded.config).to(device_of(loaded))
+    weights = folder / ENCODER_WEIGHTS_FILE
+    # The file's identity is in the key: an encoder replaced on disk is loaded again.
+    stamp = weights.stat().st_mtime_ns if weights.exists() else None
+    key = ("encoder", str(folder.resolve()), stamp, loaded.weights_hash, str(device_of(loaded)))
+    return cached_part(key, lambda: load_encoder(folder, expected=loaded.config).to(device_of(loaded)))
 
 
 def perceptual_distance(loaded: LoadedModel) -> PerceptualDistance | None:
@@ -97,11 +102,17 @@ def label_map(name: str) -> np.ndarray:
 def registered_branch(branch: SegmentationBranch, loaded: LoadedModel) -> EngineBranch:
     """The engine branch of a registered branch record, checked against the generator, on its device."""
     from editing_engine.segmentation import branch_from_config
+    from webapp.worker_runtime import cached_part
 
-    engine_branch = branch_from_config(
-        branch.config, local_copy(branch.weights.name), loaded.config, f"segmentation branch {branch.pk}"
-    )
-    return engine_branch.to(device_of(loaded))
+    def load() -> EngineBranch:
+        engine_branch = branch_from_config(
+            branch.config, local_copy(branch.weights.name), loaded.config, f"segmentation branch {branch.pk}"
+        )
+        return engine_branch.to(device_of(loaded))
+
+    # A branch record's weights never change (a new training is a new record).
+    key = ("branch", branch.pk, branch.weights.name, loaded.weights_hash, str(device_of(loaded)))
+    return cached_part(key, load)
 
 
 def latent_before(entry: StackEntry, loaded: LoadedModel) -> torch.Tensor:
