@@ -67,10 +67,12 @@ def test_central_compose_has_the_whole_deployment(deploy_copy: Path) -> None:
     result = compose_config(deploy_copy, "compose.yaml", "--profile", "cpu")
     services = yaml.safe_load(result.stdout)["services"]
     assert set(services) == {"postgres", "redis", "minio", "create-bucket", "migrate", "web", "sweeper",
-                             "worker-gpu", "worker-cpu", "nginx"}
+                             "worker-gpu", "worker-preview", "worker-cpu", "nginx"}
     assert services["web"]["deploy"]["replicas"] == 2
-    gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]
-    assert (gpu["driver"], gpu["device_ids"]) == ("nvidia", ["0"])
+    for worker, queue in (("worker-gpu", "gpu"), ("worker-preview", "preview")):
+        gpu = services[worker]["deploy"]["resources"]["reservations"]["devices"][0]
+        assert (gpu["driver"], gpu["device_ids"]) == ("nvidia", ["0"])
+        assert services[worker]["command"][services[worker]["command"].index("--queues") + 1] == queue
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["web"]["environment"]["PARTEDIT_STORAGE"] == "s3"
     assert services["worker-cpu"]["environment"]["PARTEDIT_DEVICE"] == "cpu"
@@ -80,7 +82,7 @@ def test_central_compose_has_the_whole_deployment(deploy_copy: Path) -> None:
 def test_worker_host_runs_only_gpu_workers_against_the_central_host(deploy_copy: Path) -> None:
     result = compose_config(deploy_copy, "worker-host.compose.yaml")
     services = yaml.safe_load(result.stdout)["services"]
-    assert set(services) == {"worker-gpu0", "worker-gpu1"}
+    assert set(services) == {"worker-gpu0", "worker-preview0", "worker-gpu1", "worker-preview1"}
     for spec in services.values():
         assert "@10.0.0.10:5432/" in spec["environment"]["DATABASE_URL"]
         assert spec["environment"]["REDIS_URL"] == "redis://10.0.0.10:6379/0"
@@ -122,7 +124,8 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze is not installed")
     units = []
     for unit, instance in [("partedit-migrate.service", ""), ("partedit-sweeper.service", ""),
-                           ("partedit-web@.service", "8000"), ("partedit-worker@.service", "0")]:
+                           ("partedit-web@.service", "8000"), ("partedit-worker@.service", "0"),
+                           ("partedit-preview@.service", "0")]:
         target = tmp_path / unit.replace("@.", f"@{instance}.")
         shutil.copy(DEPLOY / "systemd" / unit, target)
         units.append(str(target))
@@ -131,10 +134,11 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     problems = [line for line in (result.stdout + result.stderr).splitlines()
                 if line.strip() and "is not executable: No such file or directory" not in line]
     assert problems == []
-    worker = (DEPLOY / "systemd" / "partedit-worker@.service").read_text()
-    assert "Environment=CUDA_VISIBLE_DEVICES=%i" in worker
+    for unit, queue in (("partedit-worker@.service", "gpu"), ("partedit-preview@.service", "preview")):
+        worker = (DEPLOY / "systemd" / unit).read_text()
+        assert "Environment=CUDA_VISIBLE_DEVICES=%i" in worker and f"--queues {queue} " in worker
     for unit in ("partedit-migrate.service", "partedit-sweeper.service", "partedit-web@.service",
-                 "partedit-worker@.service"):
+                 "partedit-worker@.service", "partedit-preview@.service"):
         assert "EnvironmentFile=/etc/partedit/partedit.env" in (DEPLOY / "systemd" / unit).read_text()
 
 
