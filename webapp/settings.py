@@ -373,9 +373,15 @@ PARTEDIT_REGISTER_MODEL_FOR_NEW_TEAMS = env_bool("PARTEDIT_REGISTER_MODEL_FOR_NE
 # Preview renders one user may ask for per minute, over all their sockets (0: no limit).
 PARTEDIT_PREVIEW_RENDERS_PER_MINUTE = int(os.environ.get("PARTEDIT_PREVIEW_RENDERS_PER_MINUTE") or "600")
 
+# One line per record on stderr (docs/operations.md, "Log format"): UTC time, level, process id,
+# logger, message. Celery workers keep Celery's own format for the worker's records.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+                 "()": "webapp.logformat.UTCFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
