@@ -71,8 +71,8 @@ def write_atomic(name: str, data: bytes) -> str:
     return name
 
 
-def delete_files(names: Iterable[str]) -> None:
-    """Remove stored files, logging (not raising) when one is already gone."""
+def delete_files(names: Iterable[str | None]) -> None:
+    """Remove stored files (empty names skipped), logging (not raising) when one is already gone."""
     for name in names:
         if not name:
             continue
