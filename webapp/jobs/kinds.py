@@ -58,6 +58,7 @@ KINDS: dict[str, JobKind] = {
         JobKind(JobType.TRAIN_BRANCH, GPU_QUEUE, parameters.prepare_train_branch),
         JobKind(JobType.OPTIMIZE_EDIT, GPU_QUEUE, parameters.prepare_optimize_edit),
         JobKind(JobType.REFINE, GPU_QUEUE, parameters.prepare_refine),
+        JobKind(JobType.PREDICT_MASK, PREVIEW_QUEUE, parameters.prepare_predict_mask),
         JobKind(JobType.RENDER, PREVIEW_QUEUE, parameters.prepare_render),
         JobKind(JobType.SCORE_UNCERTAINTY, GPU_QUEUE, parameters.prepare_score_uncertainty),
         JobKind(JobType.IMPORT_MODEL, GPU_QUEUE, parameters.prepare_import_model),

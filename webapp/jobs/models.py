@@ -18,6 +18,7 @@ class JobType(models.TextChoices):
     RENDER = "render", "Render"
     SCORE_UNCERTAINTY = "score_uncertainty", "Score images by uncertainty"
     IMPORT_MODEL = "import_model", "Import model"
+    PREDICT_MASK = "predict_mask", "Predict part mask"
 
 
 class JobStatus(models.TextChoices):

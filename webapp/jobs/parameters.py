@@ -188,6 +188,26 @@ def prepare_score_uncertainty(user: Any, team: Team, raw: dict[str, Any]) -> dic
     return {"model": model.pk, "branch": branch.pk, "images": chosen}
 
 
+class PredictMaskParameters(serializers.Serializer):
+    """Predict the part mask of one image with its model's active branch."""
+
+    image = serializers.IntegerField()
+
+
+def prepare_predict_mask(user: Any, team: Team, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate a prediction request: the image has a latent and its model an active branch."""
+    data = validated(PredictMaskParameters, raw)
+    image = team_object(Image, team, data["image"], "image")
+    branch = active_branch(image.model)
+    if branch is None:
+        raise InvalidInput(f"Model {image.model.name!r} has no segmentation branch yet; train one first.",
+                           code="no_branch")
+    if not image.latent:
+        raise InvalidInput(f"Image {image.pk} has no latent yet; embed it first.", code="no_latent",
+                           details={"images": [image.pk]})
+    return {"image": image.pk, "model": image.model_id, "branch": branch.pk}
+
+
 class EditParameters(serializers.Serializer):
     """Optimise or refine from one stack entry of an edit session."""
 

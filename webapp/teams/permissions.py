@@ -48,6 +48,7 @@ JOB_ACTIONS: dict[str, Action] = {
     "render": Action.EDIT,
     "score_uncertainty": Action.ANNOTATE,
     "import_model": Action.EDIT,
+    "predict_mask": Action.ANNOTATE,
 }
 """What a member's role must allow to request a job of each type, or to cancel one."""
 
