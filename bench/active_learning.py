@@ -99,25 +99,26 @@ def main() -> None:
                             learning_rate=args.learning_rate)
 
     results: dict[str, dict[int, list[float]]] = {"random": {}, "uncertainty": {}}
-    picks: dict[int, list[int]] = {}
-    for seed in args.seeds:
-        order = [int(i) for i in np.random.default_rng(seed).permutation(args.pool)]
-        for count in args.counts:
-            miou = score(model.generator, trained(order[:count], seed), ws, targets)[1]
+    orders = {seed: [int(i) for i in np.random.default_rng(seed).permutation(args.pool)]
+              for seed in args.seeds}
+    picks = {seed: orders[seed][: args.start] for seed in args.seeds}
+    # Counts outermost: a run stopped early still has both arms at every count it reached.
+    for count in args.counts:
+        for seed in args.seeds:
+            miou = score(model.generator, trained(orders[seed][:count], seed), ws, targets)[1]
             results["random"].setdefault(count, []).append(miou)
             print(f"seed {seed} random      N={count:<3} mIoU {miou:.4f}", flush=True)
-        chosen = order[: args.start]
-        for count in args.counts:
+            chosen = picks[seed]
             while len(chosen) < count:
                 branch = trained(chosen, seed)
                 rest = [i for i in range(args.pool) if i not in chosen]
                 uncertainty = image_uncertainty(model.generator, branch, pool_ws[rest])
                 ranked = [rest[int(i)] for i in torch.argsort(uncertainty, descending=True)]
                 chosen = chosen + ranked[: count - len(chosen)]
+            picks[seed] = chosen
             miou = score(model.generator, trained(chosen, seed), ws, targets)[1]
             results["uncertainty"].setdefault(count, []).append(miou)
             print(f"seed {seed} uncertainty N={count:<3} mIoU {miou:.4f}", flush=True)
-        picks[seed] = chosen
     print()
     print(f"{'N':<4} {'random mIoU':>18} {'uncertainty mIoU':>18} {'difference (paired)':>22}")
     table = []
