@@ -16,8 +16,11 @@ import numpy as np
 from PIL import Image as PILImage
 from safetensors.numpy import save
 
-from webapp.assets.models import GeneratorModel, PartLabel
+from webapp.assets.models import GeneratorModel, Image, PartLabel
+from webapp.assets.services import create_uploaded_image
 from webapp.assets.uploads import encode_png
+from webapp.jobs import services as job_services
+from webapp.jobs.models import Job, JobType
 from webapp.teams.models import Team
 
 RESOLUTION = 16
@@ -97,3 +100,23 @@ def huge_png_header(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 100))
         + chunk(b"IEND", b"")
     )
+
+
+def uploaded_image(lab: dict[str, Any]) -> Image:
+    """A 24x20 photo uploaded by the editor, normalized to the model's 16 px."""
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 255, (20, 24, 3), dtype=np.uint8)
+    PILImage.fromarray(pixels).save(buffer, "PNG")
+    return create_uploaded_image(lab["editor"], lab["model"], buffer.getvalue(), "photo")
+
+
+def embed_job(lab: dict[str, Any], image: Image, steps: int = 6) -> Job:
+    """A queued embedding of ``image``."""
+    parameters = {"image": image.pk, "steps": steps}
+    return job_services.create_job(lab["editor"], lab["team"], JobType.EMBED_IMAGE, parameters)
+
+
+def render_job(lab: dict[str, Any], seed: int = 5) -> Job:
+    """A queued render job of a new sample."""
+    return job_services.create_job(lab["editor"], lab["team"], JobType.RENDER,
+                                   {"model": lab["model"].pk, "seed": seed, "psi": 0.7})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+from tests.webapp.factories import embed_job, render_job, uploaded_image
 from webapp.assets.models import GeneratorModel, Image
-from webapp.assets.services import create_uploaded_image, register_model
+from webapp.assets.services import register_model
 from webapp.jobs import execution, services
 from webapp.jobs.execution import complete_job, execute_job, failure_message
-from webapp.jobs.models import Job, JobStatus, JobType
+from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.tasks import run_job
 from webapp.teams.models import Role
@@ -36,28 +36,7 @@ def lab(make_user: Any, make_team: Any, labelled_model_dir: Path, settings: Any)
     worker_runtime._models.clear()
 
 
-def uploaded_image(lab: dict[str, Any]) -> Image:
-    """A 24x20 photo uploaded by the editor, normalized to the model's 16 px."""
-    buffer = io.BytesIO()
-    pixels = np.random.default_rng(0).integers(0, 255, (20, 24, 3), dtype=np.uint8)
-    PILImage.fromarray(pixels).save(buffer, "PNG")
-    return create_uploaded_image(lab["editor"], lab["model"], buffer.getvalue(), "photo")
-
-
-def embed_job(lab: dict[str, Any], image: Image, steps: int = 6) -> Job:
-    """A queued embedding of ``image``."""
-    parameters = {"image": image.pk, "steps": steps}
-    return services.create_job(lab["editor"], lab["team"], JobType.EMBED_IMAGE, parameters)
-
-
-def render_job(lab: dict[str, Any], seed: int = 5) -> Job:
-    """A queued render job of a new sample."""
-    return services.create_job(lab["editor"], lab["team"], JobType.RENDER,
-                               {"model": lab["model"].pk, "seed": seed, "psi": 0.7})
-
-
 def test_render_job_stores_pixels_and_latent_of_the_sample(lab: dict[str, Any]) -> None:
-    from PIL import Image as PILImage
 
     from editing_engine.checkpoints import load_generator
     from editing_engine.rendering import render_seed

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tests.webapp.test_jobs_execution import embed_job, render_job, uploaded_image
+from tests.webapp.factories import embed_job, render_job, uploaded_image
 from webapp.assets.models import Image
 from webapp.jobs import heartbeat, services
 from webapp.jobs.execution import claim_job, execute_job

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.webapp.test_studio_pages import inline_code, signed_in
+from tests.webapp.pages import inline_code, signed_in
 from webapp.editsessions import services
 from webapp.teams.models import Role
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from tests.webapp.pages import inline_code, signed_in
 from webapp.assets.models import GeneratorModel
 from webapp.studio.context import SESSION_KEY
 from webapp.teams.models import Role, Team
@@ -17,46 +17,6 @@ PAGES = ["/dataset/", "/models/", "/jobs/", "/library/", "/sessions/", "/sample/
 EDIT_CONTROLS = ['id="open-sample"', 'id="open-upload"', 'id="open-train"']
 
 pytestmark = pytest.mark.django_db
-
-
-class InlineCodeFinder(HTMLParser):
-    """Collects everything a Content-Security-Policy without 'unsafe-inline' would block."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.problems: list[str] = []
-        self.in_inline_script = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        names = dict(attrs)
-        for name in names:
-            if name.startswith("on"):
-                self.problems.append(f"<{tag} {name}=...> inline event handler")
-            if name == "style":
-                self.problems.append(f"<{tag} style=...> inline style attribute")
-        if tag == "style":
-            self.problems.append("<style> element")
-        if tag == "script" and "src" not in names and names.get("type") != "application/json":
-            self.in_inline_script = True
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script" and self.in_inline_script:
-            self.problems.append("inline <script>")
-            self.in_inline_script = False
-
-
-def inline_code(html: str) -> list[str]:
-    """What in ``html`` needs 'unsafe-inline'."""
-    finder = InlineCodeFinder()
-    finder.feed(html)
-    return finder.problems
-
-
-def signed_in(user: Any) -> Client:
-    """A browser-like client with a session for ``user``."""
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
