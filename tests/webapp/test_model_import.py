@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.engine.test_checkpoints import _call_global, rosinality_g_ema, save_rosinality
+from tests.engine.checkpoint_files import call_global, rosinality_g_ema, save_rosinality
 from webapp.assets.models import GeneratorModel
 from webapp.assets.storage import media_path
 from webapp.jobs.models import Job
@@ -110,7 +110,7 @@ def test_a_refused_checkpoint_fails_with_the_importers_reason_and_leaves_nothing
     imported: Callable[[Any], Job],
 ) -> None:
     marker = tmp_path / "pwned"
-    evil = _call_global("posix", "system", f"touch {marker}") + pickle.STOP
+    evil = call_global("posix", "system", f"touch {marker}") + pickle.STOP
 
     job = imported(upload(client_for(lab["editor"]), lab["team"], evil, "network.pkl", labels=LABELS))
 
