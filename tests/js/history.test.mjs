@@ -113,3 +113,14 @@ test('at least 200 steps deep, bounded by steps and bytes', () => {
   }
   assert.equal(steps.done.length, 3);
 });
+
+test('a span write records each changed pixel once and grows the rectangle by the span', () => {
+  const mask = maskFrom(['0000', '0110', '0000']);
+  const changes = new ChangeSet(mask);
+  assert.equal(changes.setSpan(4, 0, 3, 1), 2);
+  assert.equal(changes.setSpan(4, 0, 3, 2), 4);
+  assert.deepEqual(changes.rect(), { x: 0, y: 1, width: 4, height: 1 });
+  const diff = changes.finish();
+  assert.deepEqual(Array.from(diff.kind === 'patch' ? diff.before : diff.before), [0, 1, 1, 0]);
+  assert.deepEqual(rowsOf(mask), ['0000', '2222', '0000']);
+});

@@ -58,6 +58,7 @@ def test_annotators_get_tools_viewers_a_read_only_page(lab: dict[str, Any], role
 
     assert ('id="tools"' in html) is editable
     assert ('id="save-button"' in html) is editable
+    assert ('id="predict-button"' in html) is editable
     assert page_data(html)["can_annotate"] is editable
     assert inline_code(html) == []
 
@@ -75,6 +76,9 @@ def test_page_data_has_taxonomy_neighbours_and_api_paths(lab: dict[str, Any]) ->
     assert data["urls"]["annotations"] == f"/api/images/{middle.pk}/annotations/"
     edge = page_data(annotate_html(lab["users"][Role.ANNOTATOR], last))
     assert edge["urls"]["next"] is None
+    # Uploaded images have no latent yet and the model no branch: Predict is offered but disabled.
+    assert data["predict"] == {"branch": None, "has_latent": False}
+    assert data["urls"]["jobs"] == "/api/jobs/"
 
 
 def test_the_page_shows_the_image_team_even_when_another_is_current(lab: dict[str, Any],

@@ -12,6 +12,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
+from webapp.annotations.services import active_branch
 from webapp.assets.models import Image
 from webapp.teams.permissions import Action, get_team_object_or_404
 
@@ -37,6 +38,10 @@ def page_data(image: Image, can_annotate: bool) -> dict[str, Any]:
         "image": {"id": image.pk, "name": image.name or f"Image {image.pk}", "status": image.status},
         "model": {"id": model.pk, "name": model.name, "resolution": model.resolution, "labels": labels},
         "can_annotate": can_annotate,
+        "team": image.team_id,
+        # "Predict" needs the model's active branch and the image's W+ latent.
+        "predict": {"branch": branch.pk if (branch := active_branch(model)) else None,
+                    "has_latent": bool(image.latent)},
         "urls": {
             "previous": reverse(page, args=[previous]) if previous else None,
             "next": reverse(page, args=[following]) if following else None,
@@ -46,6 +51,7 @@ def page_data(image: Image, can_annotate: bool) -> dict[str, Any]:
             "annotations": reverse("annotation-list", args=[image.pk]),
             "current": reverse("annotation-current", args=[image.pk]),
             "dataset": f"{reverse('studio:dataset')}?model={model.pk}",
+            "jobs": reverse("job-list"),
         },
     }
 

@@ -13,6 +13,7 @@ import { MaskView, buildPalette } from '../canvas/view.js';
 import { resolveConflict } from './conflict.js';
 import { buildHelp } from './help.js';
 import { Panel, loadSettings, saveSettings } from './panel.js';
+import { setUpPredict } from './predict.js';
 import { Saver } from './saver.js';
 import { Stage } from './stage.js';
 
@@ -238,6 +239,13 @@ async function main() {
     } catch (error) {
       showError(error, 'Could not resolve the conflict');
     }
+  }
+
+  if (!readOnly) {
+    setUpPredict(data, (predicted) => {
+      editor.applyMask(predicted);
+      afterCommit();
+    });
   }
 
   const helpDialog = document.getElementById('help-dialog');

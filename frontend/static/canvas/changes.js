@@ -52,6 +52,38 @@ export class ChangeSet {
     return true;
   }
 
+  /**
+   * Set the pixels x0..x1 of the row starting at index `row` to `label` (a fill's span: the
+   * rectangle is updated once, not per pixel); returns how many changed.
+   */
+  setSpan(row, x0, x1, label) {
+    const { data } = this.mask;
+    const { touched } = this;
+    let changed = 0;
+    for (let index = row + x0; index <= row + x1; index += 1) {
+      const old = data[index];
+      if (old === label) continue;
+      if (!touched[index]) {
+        touched[index] = 1;
+        if (this.count === this.indices.length) this.grow();
+        this.indices[this.count] = index;
+        this.before[this.count] = old;
+        this.count += 1;
+      }
+      data[index] = label;
+      changed += 1;
+    }
+    if (changed) {
+      const y = (row / this.mask.width) | 0;
+      if (x0 < this.x0) this.x0 = x0;
+      if (x1 > this.x1) this.x1 = x1;
+      if (y < this.y0) this.y0 = y;
+      if (y > this.y1) this.y1 = y;
+    }
+    return changed;
+  }
+
+  /** Double the capacity of the recorded pixels. */
   grow() {
     const indices = new Uint32Array(this.indices.length * 2);
     indices.set(this.indices);

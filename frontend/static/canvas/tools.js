@@ -51,10 +51,13 @@ export function stamp(changes, ax, ay, size, label, protect = null) {
     const from = Math.max(0, ax + x0);
     const to = Math.min(width - 1, ax + x1);
     const row = y * width;
+    if (protect === null) {
+      if (from <= to) changed += changes.setSpan(row, from, to, label);
+      continue;
+    }
     for (let x = from; x <= to; x += 1) {
       // A pixel this gesture already painted holds `label`, so setting it again is a no-op.
-      if (protect !== null && data[row + x] !== protect) continue;
-      if (changes.set(row + x, label)) changed += 1;
+      if (data[row + x] === protect && changes.set(row + x, label)) changed += 1;
     }
   }
   return changed;
@@ -112,8 +115,7 @@ export function floodFill(changes, x, y, label, protect = null) {
     while (left > 0 && data[row + left - 1] === target) left -= 1;
     let right = sx;
     while (right < width - 1 && data[row + right + 1] === target) right += 1;
-    for (let px = left; px <= right; px += 1) changes.set(row + px, label);
-    changed += right - left + 1;
+    changed += changes.setSpan(row, left, right, label);
     for (const ny of [sy - 1, sy + 1]) {
       if (ny < 0 || ny >= height) continue;
       row = ny * width;
@@ -159,9 +161,12 @@ export function fillPolygon(changes, points, label, protect = null) {
     for (let i = 0; i + 1 < crossings.length; i += 2) {
       const from = Math.max(0, Math.ceil(crossings[i] - 0.5));
       const to = Math.min(width - 1, Math.ceil(crossings[i + 1] - 0.5) - 1);
+      if (protect === null) {
+        if (from <= to) changed += changes.setSpan(row, from, to, label);
+        continue;
+      }
       for (let px = from; px <= to; px += 1) {
-        if (protect !== null && data[row + px] !== protect) continue;
-        if (changes.set(row + px, label)) changed += 1;
+        if (data[row + px] === protect && changes.set(row + px, label)) changed += 1;
       }
     }
   }

@@ -13,6 +13,7 @@ export const JOB_TYPE_NAMES = {
   optimize_edit: "Edit optimisation",
   refine: "Refinement",
   render: "Render",
+  predict_mask: "Prediction",
 };
 
 /** Normalise a REST job or a socket event to {id, type, status, step, total, loss, error, result, ...}. */
