@@ -1,8 +1,8 @@
-"""Worker-side helpers shared by the runners: the registered model, its encoder and losses, latent files."""
+"""Worker-side helpers shared by the runners: the registered model, encoder, branch, losses and latents."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image as PILImage
@@ -71,13 +71,6 @@ def perceptual_distance(loaded: LoadedModel) -> PerceptualDistance | None:
     if isinstance(distance, torch.nn.Module):
         distance.to(device_of(loaded))
     return distance
-
-
-def latent_bytes(ws: torch.Tensor, model_hash: str, source: dict[str, Any]) -> bytes:
-    """A W+ latent as the bytes of the engine's latent file format."""
-    from editing_engine.vectors import latent_to_bytes
-
-    return latent_to_bytes(ws, model_hash, source)
 
 
 def image_latent(image: Image, loaded: LoadedModel) -> torch.Tensor:

@@ -11,14 +11,11 @@ from PIL import Image as PILImage
 from webapp.assets import services as assets
 from webapp.assets.models import Image
 from webapp.assets.storage import open_stored
-from webapp.assets.uploads import encode_png
 from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runners import Runner
 from webapp.jobs.runners.common import (
     checked_model,
-    device_of,
-    latent_bytes,
     model_encoder,
     perceptual_distance,
 )
@@ -36,7 +33,7 @@ class EmbedOutput:
 
 def compute(job: Job, hooks: JobHooks) -> EmbedOutput:
     """Run the engine's embedding on the image's normalized pixels."""
-    from editing_engine.embedding import embed_image, image_to_tensor
+    from editing_engine.jobs import embed_photo
 
     image = Image.objects.select_related("model").get(pk=job.parameters["image"])
     loaded = checked_model(image.model)
@@ -44,24 +41,15 @@ def compute(job: Job, hooks: JobHooks) -> EmbedOutput:
     perceptual = perceptual_distance(loaded)
     with open_stored(image.normalized.name) as file, PILImage.open(file) as stored:
         pixels = np.asarray(stored.convert("RGB"))
-    # The target goes in on the generator's device (the engine keeps a tensor input where it is).
-    target = image_to_tensor(pixels, loaded.config.resolution).to(device_of(loaded))
     steps = int(job.parameters["steps"])
-    result = embed_image(loaded.generator, encoder, target, steps=steps, perceptual=perceptual,
-                         progress=hooks.progress, should_cancel=hooks.should_cancel)
-    reconstruction = float(result.reconstruction_losses[result.best_step])
-    metrics = {
-        "psnr": round(result.psnr, 3),
-        "best_step": result.best_step,
-        "steps": steps,
-        "encoder": encoder is not None,
-        "perceptual": "discriminator" if perceptual is not None else "none",
-    }
-    latent = latent_bytes(result.ws, loaded.weights_hash, {"image": image.pk, "job": job.pk, **metrics})
-    rendering = encode_png(PILImage.fromarray(result.image))
-    return EmbedOutput(
-        latent=latent, reconstruction_loss=reconstruction, metrics=metrics, reconstruction=rendering
-    )
+    settings = {"steps": steps, "encoder": encoder is not None,
+                "perceptual": "discriminator" if perceptual is not None else "none"}
+    source = {"image": image.pk, "job": job.pk, **settings}
+    embedded = embed_photo(loaded, encoder, pixels, steps, perceptual, source,
+                           progress=hooks.progress, should_cancel=hooks.should_cancel)
+    metrics = {"psnr": embedded.psnr, "best_step": embedded.best_step, **settings}
+    return EmbedOutput(latent=embedded.latent, reconstruction_loss=embedded.reconstruction_loss,
+                       metrics=metrics, reconstruction=embedded.reconstruction_png)
 
 
 def store(job: Job, output: EmbedOutput) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from webapp.assets.models import Image
 from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import checked_model, latent_bytes
+from webapp.jobs.runners.common import checked_model
 
 
 @dataclass(frozen=True)
@@ -23,15 +23,14 @@ class RenderOutput:
 
 def compute(job: Job, hooks: JobHooks) -> RenderOutput:
     """Map the seed to W+ at the image's truncation and synthesize it."""
-    from editing_engine.rendering import encode_png, render_latent, seed_latent
+    from editing_engine.jobs import render_sample
 
     image = Image.objects.select_related("model").get(pk=job.parameters["image"])
     loaded = checked_model(image.model)
-    ws = seed_latent(loaded.generator, int(image.seed), float(image.truncation_psi))
-    pixels, _ = render_latent(loaded.generator, ws)
-    hooks.progress(1, 1, 0.0)
     source = {"seed": image.seed, "truncation_psi": image.truncation_psi, "job": job.pk}
-    return RenderOutput(png=encode_png(pixels), latent=latent_bytes(ws, loaded.weights_hash, source))
+    sample = render_sample(loaded, int(image.seed), float(image.truncation_psi), source)
+    hooks.progress(1, 1, 0.0)
+    return RenderOutput(png=sample.png, latent=sample.latent)
 
 
 def store(job: Job, output: RenderOutput) -> dict[str, Any]:
