@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -158,3 +159,14 @@ def test_settings_build_the_s3_storage_from_the_environment(s3_server: S3Server)
     assert missing.returncode != 0 and "PARTEDIT_S3_BUCKET must be set" in missing.stderr
     wrong = run_python(code, **base, PARTEDIT_STORAGE="ftp")
     assert wrong.returncode != 0 and "PARTEDIT_STORAGE must be filesystem or s3" in wrong.stderr
+
+
+def test_no_webapp_code_reads_a_stored_file_by_filesystem_path() -> None:
+    # FieldFile.path exists only for filesystem storage; with a bucket it raises. Stored files are
+    # read with storage.open_stored / read_bytes, or storage.local_copy where a path is needed.
+    root = Path(__file__).resolve().parents[2] / "webapp"
+    field_path = re.compile(r"\.(?:latent|vector|mask|weights|normalized|original|reconstruction|"
+                            r"strength_strip|thumbnail_\w+|file)\.path\b")
+    offenders = [f"{path.relative_to(root)}:{number}" for path in root.rglob("*.py")
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if field_path.search(line)]
+    assert offenders == []

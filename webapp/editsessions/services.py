@@ -392,8 +392,9 @@ def claim_render(session_id: int) -> RenderState | None:
             model_id=model.pk,
             model_path=model.path,
             weights_hash=model.weights_hash,
-            latent_path=image.latent.path if image.latent else "",
-            vectors=tuple((vector.vector.path, scale) for vector, scale in stack.vectors),
+            # Local copies: media storage may be a bucket (webapp/assets/storage.py).
+            latent_path=str(storage.local_copy(image.latent.name)) if image.latent else "",
+            vectors=tuple((str(storage.local_copy(v.vector.name)), scale) for v, scale in stack.vectors),
             segmentation=segmentation,
         )
 

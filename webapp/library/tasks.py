@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from webapp.assets.storage import local_copy
+
 from .models import EditVector
 from .strips import STRIP_PSI, STRIP_SEED, store_strength_strip, strip_scales
 
@@ -22,7 +24,7 @@ def render_strength_strip(vector_id: int) -> None:
         return
     loaded = checked_model(vector.model)
     shape = (loaded.config.num_ws, loaded.config.w_dim)
-    delta = load_vector(vector.vector.path, loaded.weights_hash, shape).delta
+    delta = load_vector(local_copy(vector.vector.name), loaded.weights_hash, shape).delta
     ws = seed_latent(loaded.generator, STRIP_SEED, STRIP_PSI)
     frames = [render_latent(loaded.generator, ws + scale * delta.to(ws.device)[None])[0]
               for scale in strip_scales(vector)]
