@@ -221,7 +221,8 @@ PARTEDIT_PROXY_COUNT = int(os.environ.get("PARTEDIT_PROXY_COUNT") or "0")
 
 # Content-Security-Policy on every response: scripts, styles, fonts only from this origin (no
 # inline code), images also from data: and blob: URLs (canvas, frames as object URLs), fetches and
-# WebSockets to this origin ('self' covers ws:/wss: of the same host), no plugins, no framing.
+# WebSockets to this origin ('self' covers ws:/wss: of the same host) and of this page's object
+# URLs (blob:), no plugins, no framing.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -229,7 +230,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:", "blob:"],
         "font-src": ["'self'"],
-        "connect-src": ["'self'"],
+        "connect-src": ["'self'", "blob:"],
         "media-src": ["'self'", "blob:"],
         "worker-src": ["'self'", "blob:"],
         "object-src": ["'none'"],

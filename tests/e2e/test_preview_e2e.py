@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, Stack
+from .conftest import CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, Stack, running_stack
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Reads the displayed frame's bytes back out of the page (its src is a blob: URL).
@@ -29,7 +31,33 @@ def read_frame(page: Page) -> bytes:
     return base64.b64decode(page.evaluate(READ_FRAME_JS))
 
 
-def test_slider_move_renders_a_new_frame(stack: Stack) -> None:
+@pytest.fixture
+def labelled_stack(tmp_path: Path, labelled_model_dir: Path) -> Iterator[Stack]:
+    """The process stack on a model with a taxonomy, so that a new team gets it registered (previews
+    need a member of a team holding the server's model)."""
+    (tmp_path / "stack").mkdir()
+    with running_stack(tmp_path / "stack", labelled_model_dir) as running:
+        yield running
+
+
+def signed_in_sample_page(page: Page, stack: Stack) -> None:
+    """Create a user and their team in the stack's database, sign in, open the Sample page."""
+    stack.manage("migrate", "--no-input")
+    # Previews need a member of a team holding the server's model: a new team registers it.
+    stack.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
+                 "from webapp.annotations.bundled import register_server_model; "
+                 "from webapp.teams.services import create_team; "
+                 "user = get_user_model().objects.create_user('sampler', password='sampler-pass'); "
+                 "register_server_model(create_team(user, 'Samples'))")
+    page.goto(f"{stack.url}sign-in/?next=/sample/")
+    page.fill("input[name=username]", "sampler")
+    page.fill("input[name=password]", "sampler-pass")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/sample/")
+
+
+def test_slider_move_renders_a_new_frame(labelled_stack: Stack) -> None:
+    stack = labelled_stack
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -38,7 +66,7 @@ def test_slider_move_renders_a_new_frame(stack: Stack) -> None:
             page.on("websocket", lambda socket: socket.on(
                 "framereceived", lambda payload: binary_frames.append(payload) if isinstance(payload, bytes)
                 else None))
-            page.goto(stack.url)
+            signed_in_sample_page(page, stack)
             try:
                 page.wait_for_selector('#frame[data-frame-count="1"]', timeout=90_000)
             except Exception as error:

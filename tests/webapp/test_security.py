@@ -74,7 +74,7 @@ def test_every_response_has_a_content_security_policy_without_inline_scripts(cli
         assert directives["script-src"] == "'self'", path
         assert directives["default-src"] == "'self'" and "'unsafe-inline'" not in policy
         assert set(directives["img-src"].split()) == {"'self'", "data:", "blob:"}
-        assert directives["connect-src"] == "'self'" and directives["frame-ancestors"] == "'none'"
+        assert directives["connect-src"] == "'self' blob:" and directives["frame-ancestors"] == "'none'"
 
 
 def test_the_api_docs_need_sign_in_and_run_without_inline_scripts(make_user: Any) -> None:
