@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from .checkpoints import LoadedModel
+from .editing import EditResult
 from .encoder import Encoder
 from .losses import PerceptualDistance
 from .progress import CancelCheck, ProgressCallback
@@ -35,6 +37,17 @@ class EmbeddedPhoto:
     psnr: float
     best_step: int
     reconstruction_png: bytes
+
+
+@dataclass(frozen=True)
+class PackagedVector:
+    """An edit result as a library vector: its file, labels, loss curve and before/after renderings (PNG)."""
+
+    data: bytes
+    labels: list[int]
+    loss_curve: list[float]
+    before_png: bytes
+    after_png: bytes
 
 
 def render_sample(
@@ -77,4 +90,33 @@ def embed_photo(
         psnr=psnr,
         best_step=result.best_step,
         reconstruction_png=encode_png(result.image),
+    )
+
+
+def package_vector(
+    loaded: LoadedModel,
+    result: EditResult,
+    before: torch.Tensor,
+    *,
+    name: str,
+    model_id: str,
+    label_names: list[str],
+    source: dict[str, Any],
+) -> PackagedVector:
+    """Turn an edit (or refinement) result made from latent ``before`` into a vector file with thumbnails."""
+    from .editing import result_to_vector
+    from .generator import to_uint8_image
+    from .rendering import encode_png
+    from .vectors import vector_to_bytes
+
+    vector = result_to_vector(result, loaded.weights_hash, model_id=model_id, name=name,
+                              label_names=label_names, source=source)
+    with torch.no_grad():
+        before_image = loaded.generator.synthesis(before, noise_mode="const")[0]
+    return PackagedVector(
+        data=vector_to_bytes(vector),
+        labels=list(result.involved_labels),
+        loss_curve=[round(step["total"], 6) for step in result.losses],
+        before_png=encode_png(to_uint8_image(before_image)),
+        after_png=encode_png(to_uint8_image(result.image)),
     )

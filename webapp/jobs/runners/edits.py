@@ -74,29 +74,16 @@ def edit_inputs(job: Job) -> EditInputs:
 def make_vector(job: Job, inputs: EditInputs, result: EditResult, before: torch.Tensor, name: str,
                 source: dict[str, Any]) -> MadeVector:
     """Package an edit result as vector file bytes plus before/after thumbnails and its loss curve."""
-    import torch
-
-    from editing_engine.editing import result_to_vector
-    from editing_engine.generator import to_uint8_image
-    from editing_engine.rendering import encode_png
-    from editing_engine.vectors import vector_to_bytes
+    from editing_engine.jobs import package_vector
 
     entry = inputs.entry
-    model = entry.session.image.model
     full_source = {"image": entry.session.image_id, "session": entry.session_id, "entry": entry.pk,
                    "job": job.pk, **source}
-    vector = result_to_vector(result, inputs.loaded.weights_hash, model_id=str(model.pk), name=name,
-                              label_names=inputs.label_names, source=full_source)
-    with torch.no_grad():
-        before_image = inputs.loaded.generator.synthesis(before, noise_mode="const")[0]
-    return MadeVector(
-        data=vector_to_bytes(vector),
-        name=name,
-        labels=list(result.involved_labels),
-        loss_curve=[round(step["total"], 6) for step in result.losses],
-        before_png=encode_png(to_uint8_image(before_image)),
-        after_png=encode_png(to_uint8_image(result.image)),
-    )
+    packaged = package_vector(inputs.loaded, result, before, name=name,
+                              model_id=str(entry.session.image.model_id), label_names=inputs.label_names,
+                              source=full_source)
+    return MadeVector(data=packaged.data, name=name, labels=packaged.labels, loss_curve=packaged.loss_curve,
+                      before_png=packaged.before_png, after_png=packaged.after_png)
 
 
 def store_vector(job: Job, entry: StackEntry, output: MadeVector) -> EditVector:
