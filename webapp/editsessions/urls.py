@@ -9,6 +9,7 @@ urlpatterns = [
     path("sessions/<int:pk>/", views.SessionDetailView.as_view(), name="session-detail"),
     path("sessions/<int:pk>/join/", views.SessionJoinView.as_view(), name="session-join"),
     path("sessions/<int:pk>/entries/", views.EntryListView.as_view(), name="session-entry-list"),
+    path("sessions/<int:pk>/export/", views.SessionExportView.as_view(), name="session-export"),
     path(
         "sessions/<int:pk>/entries/<int:entry_pk>/",
         views.EntryDetailView.as_view(),

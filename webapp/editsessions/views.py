@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -13,13 +13,14 @@ from rest_framework.views import APIView
 
 from webapp.api.files import stored_file_response
 from webapp.api.filters import Filters, filter_by_params
-from webapp.api.parsers import API_PARSERS
+from webapp.api.parsers import API_PARSERS, UPLOAD_PARSERS
 from webapp.assets.models import Image
 from webapp.errors import Conflict, InvalidInput
 from webapp.library.models import EditVector
 from webapp.teams.permissions import Action, get_team_object_or_404, visible_to
 
 from . import services
+from .composite import composite_edit
 from .models import EditSession, StackEntry
 from .serializers import (
     EditSessionSerializer,
@@ -169,6 +170,29 @@ class EntryDetailView(APIView):
                 "Give ?base_revision=N (the revision you are removing from).", code="invalid_revision"
             ) from error
         return _session_response(services.remove_entry(request.user, entry, base_revision))
+
+
+class SessionExportView(APIView):
+    """The session's edited image blended into the full-resolution original photo (uploads only)."""
+
+    parser_classes = UPLOAD_PARSERS
+
+    @extend_schema(
+        request={"multipart/form-data": {"type": "object", "properties": {"edited": {"type": "string",
+                                                                                      "format": "binary"}}}},
+        responses={(200, "image/png"): OpenApiTypes.BINARY},
+    )
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        """``edited``: the frame the studio shows (PNG at the model's resolution); answers the full photo."""
+        session = get_team_object_or_404(request.user, EditSession.objects.select_related("image__model"), pk,
+                                         Action.VIEW)
+        upload = request.FILES.get("edited")
+        if upload is None:
+            raise InvalidInput("Send the edited image as the file field 'edited'.", code="invalid")
+        png = composite_edit(session.image, upload.read())
+        response = HttpResponse(png, content_type="image/png")
+        response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-full.png"'
+        return response
 
 
 class EntryMaskView(APIView):

@@ -2,7 +2,7 @@
 // session"): this page applies its own changes at once, sends them as stack operations, and
 // redraws from the server's state and frames. Mask repaint uses the shared canvas modules.
 
-import { getJson, listAll } from "../lib/api.js";
+import { csrfToken, errorFromResponse, getJson, listAll } from "../lib/api.js";
 import { JobProgress } from "../lib/jobs.js";
 import { ReconnectingSocket, socketUrl } from "../lib/socket.js";
 import { el, showError, toast } from "../lib/ui.js";
@@ -267,13 +267,29 @@ function connect() {
 }
 
 // --- export and keyboard ----------------------------------------------------------------------
-$("export-png").addEventListener("click", exportPng);
-function exportPng() {
-  if (!afterUrl) { toast("No frame yet."); return; }
-  const link = el("a", { href: afterUrl, download: `session-${data.session.id}-rev${state.shownFrame}.png` });
+$("export-png").addEventListener("click", () => exportPng().catch((error) => showError(error, "Export failed")));
+
+function download(url, name) {
+  const link = el("a", { href: url, download: name });
   document.body.append(link);
   link.click();
   link.remove();
+}
+
+/** The frame as PNG; for an uploaded photo, the server blends it into the full-resolution original. */
+async function exportPng() {
+  if (!afterUrl) { toast("No frame yet."); return; }
+  const name = `session-${data.session.id}-rev${state.shownFrame}`;
+  if (data.image.source !== "upload") { download(afterUrl, `${name}.png`); return; }
+  toast("Blending the edit into the full-resolution photo…");
+  const form = new FormData();
+  form.append("edited", await (await fetch(afterUrl)).blob(), "frame.png");
+  const response = await fetch(`/api/sessions/${data.session.id}/export/`, { method: "POST", body: form,
+    credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } });
+  if (!response.ok) throw errorFromResponse(response.status, await response.json().catch(() => ({})));
+  const url = URL.createObjectURL(await response.blob());
+  download(url, `${name}-full.png`);
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 document.addEventListener("keydown", (event) => {
