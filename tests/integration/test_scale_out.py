@@ -1,6 +1,8 @@
 """Scale-out on one machine without containers: two daphne processes and two Celery workers on loopback.
 
-They share the test database (PostgreSQL in CI) and one Redis, as separate hosts would. A
+They share the test database (PostgreSQL in CI), one Redis and one S3 bucket (moto's server),
+as separate hosts would; the model directory is removed after registration, so the workers
+load the model from the bucket by its weights hash. A
 WebSocket client on each web process follows the same job and sees every event, whichever
 worker runs it; two jobs run on the two workers at once; SIGKILLing the worker of one job
 mid-run leaves that job finished by the other worker: its heartbeat stops, and the sweeper
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 import threading
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,20 +32,30 @@ from scripts.local_stack import StackProcess, free_port, start, start_daphne, st
 from tests.integration.conftest import Workers
 from tests.integration.support import TERMINAL, wait_for
 from tests.integration.ws_client import WebSocket
+from tests.s3_server import S3Server
 from webapp.assets.models import Image
 from webapp.assets.services import create_uploaded_image, register_model
 from webapp.jobs import services
 from webapp.jobs.models import Job, JobType
 from webapp.teams.models import Membership, Role, Team
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 STEPS = 60
 JOB_TIMEOUT = 200.0
 
 
 @pytest.fixture
-def web_ports(workers: Workers, tmp_path: Path) -> Iterator[list[int]]:
+def media_bucket(workers: Workers, s3_server: S3Server, settings: Any, tmp_path: Path) -> str:
+    """Media storage in a bucket of a real S3 server, for the test process and every child process."""
+    bucket = s3_server.create_bucket(f"scale-out-{uuid.uuid4().hex[:12]}")
+    settings.STORAGES = {**settings.STORAGES, "default": s3_server.storage_setting(bucket)}
+    workers.env.update({**s3_server.env(bucket), "PARTEDIT_CACHE_DIR": str(tmp_path / "worker-cache")})
+    return bucket
+
+
+@pytest.fixture
+def web_ports(workers: Workers, media_bucket: str, tmp_path: Path) -> Iterator[list[int]]:
     """Two daphne processes with the workers' production environment, on free loopback ports."""
     # Sessions made by the test process must verify in the web processes: same signing key.
     env = {**workers.env, "SECRET_KEY": settings.SECRET_KEY}
@@ -106,7 +120,8 @@ def running_jobs(workers: Workers) -> dict[int, str]:
 
 
 def test_two_web_processes_and_two_workers_share_jobs_events_and_failover(
-    workers: Workers, web_ports: list[int], labelled_model_dir: Path, django_user_model: Any
+    workers: Workers, web_ports: list[int], labelled_model_dir: Path, django_user_model: Any,
+    s3_server: S3Server, media_bucket: str,
 ) -> None:
     for port in web_ports:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
@@ -120,6 +135,8 @@ def test_two_web_processes_and_two_workers_share_jobs_events_and_failover(
     team = Team.objects.create(name="Lab", slug="lab")
     Membership.objects.create(team=team, user=editor, role=Role.EDITOR)
     model, _ = register_model(team, labelled_model_dir, "tiny")
+    # As on a worker host: the model directory is not there; workers fetch it from the bucket.
+    shutil.rmtree(labelled_model_dir)
     images = [create_uploaded_image(editor, model, photo(seed), f"photo {seed}") for seed in (1, 2)]
     browser = Client()
     browser.force_login(editor)
@@ -147,7 +164,8 @@ def test_two_web_processes_and_two_workers_share_jobs_events_and_failover(
     assert [(job.status, job.progress_step) for job in done] == [("succeeded", STEPS)] * 2, workers.report()
     assert done[0].attempts == 2 and done[1].attempts == 1
     for image in images:
-        assert Image.objects.get(pk=image.pk).status == "ready"
+        stored = Image.objects.get(pk=image.pk)
+        assert stored.status == "ready" and stored.latent.name in s3_server.keys(media_bucket)
 
     for follower in followers:
         follower.join(timeout=60)
