@@ -190,7 +190,7 @@ class ImageFileView(APIView):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def get(self, request: Request, pk: int, kind: str) -> FileResponse:
-        """The file, as an attachment."""
+        """The file: images inline (with their type), other files as attachments."""
         image = get_team_object_or_404(request.user, Image, pk, Action.VIEW)
         stored = getattr(image, kind)
         extension = stored.name.rsplit(".", 1)[-1] if stored else ""

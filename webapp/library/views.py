@@ -132,7 +132,7 @@ class EditVectorFileView(APIView):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def get(self, request: Request, pk: int, kind: str) -> FileResponse:
-        """The file, as an attachment."""
+        """The file: images inline (with their type), other files as attachments."""
         vector = get_team_object_or_404(request.user, EditVector, pk, Action.VIEW)
         stored = getattr(vector, FILE_FIELDS[kind])
         extension = stored.name.rsplit(".", 1)[-1] if stored else ""
