@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
@@ -50,6 +50,9 @@ RegionMode = Literal["labels", "brush"]
 Averaging = Literal["probabilities", "logits"]
 ImageRange = Literal["signed", "unit"]
 Encoder = torch.nn.Module
+
+# Called with (step, image [1, 3, R, R]) after each optimisation step: intermediate previews.
+ImageCallback = Callable[[int, torch.Tensor], None]
 
 class EditError(EngineError):
     """An edit request that cannot be run (bad latent, label map, brush mask or settings)."""
@@ -255,8 +258,12 @@ def _optimise(
     progress: ProgressCallback | None,
     should_cancel: CancelCheck | None,
     what: str,
+    preview: ImageCallback | None = None,
 ) -> tuple[torch.Tensor, list[dict[str, float]], int]:
-    """Adam on ``delta``; returns the best latent seen, the per-step losses and the best step."""
+    """Adam on ``delta``; returns the best latent seen, the per-step losses and the best step.
+
+    ``preview(step, image)`` gets each step's image ``[1, 3, R, R]`` (computed anyway, no extra cost).
+    """
     config = problem.config
     delta = torch.zeros_like(problem.ws_start, requires_grad=True)
     optimizer = torch.optim.Adam([delta], lr=config.learning_rate)
@@ -289,6 +296,8 @@ def _optimise(
         total.backward()
         optimizer.step()
         report(progress, step + 1, config.steps, terms["total"])
+        if preview is not None:
+            preview(step + 1, image.detach())
     return best_ws, history, best_step
 
 
@@ -303,11 +312,12 @@ def _run(
     progress: ProgressCallback | None,
     should_cancel: CancelCheck | None,
     what: str,
+    preview: ImageCallback | None = None,
 ) -> EditResult:
     """Run the optimisation (branch already in eval mode) and package the result."""
     started = time.perf_counter()
     best_ws, history, best_step = _optimise(
-        generator, branch, problem, perceptual, encoder, progress, should_cancel, what
+        generator, branch, problem, perceptual, encoder, progress, should_cancel, what, preview
     )
     image, segmentation = render_and_segment(generator, branch, best_ws)
     return EditResult(
@@ -337,6 +347,7 @@ def optimize_edit(
     brush_mask: torch.Tensor | None = None,
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
+    preview: ImageCallback | None = None,
 ) -> EditResult:
     """Find the W+ offset that makes the image's segmentation match ``edited_labels`` in the edit region.
 
@@ -373,7 +384,7 @@ def optimize_edit(
     )
     with _eval_mode(branch):
         result = _run(generator, branch, problem, ws, labels, perceptual, encoder, progress, should_cancel,
-                      "edit optimisation")
+                      "edit optimisation", preview)
     result.painted_labels = painted_labels(original, edited)
     return result
 
@@ -390,6 +401,7 @@ def refine_edit(
     config: EditConfig = DEFAULT_REFINE,
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
+    preview: ImageCallback | None = None,
 ) -> EditResult:
     """Self-supervised refinement of a vector-edited latent (starts at ``ws_edited``).
 
@@ -419,7 +431,7 @@ def refine_edit(
     )
     with _eval_mode(branch):
         return _run(generator, branch, problem, ws_original, sorted(set(labels)), perceptual, encoder,
-                    progress, should_cancel, "refinement")
+                    progress, should_cancel, "refinement", preview)
 
 
 def result_to_vector(

@@ -92,6 +92,19 @@ def test_loss_decreases_and_result_is_consistent(setup) -> None:
     assert after > before
 
 
+def test_previews_get_every_steps_image(setup) -> None:
+    generator, branch, ws = setup
+    edited = square_edit(branch, generator, ws)
+    seen: list[tuple[int, torch.Tensor]] = []
+    result = optimize_edit(generator, branch, ws, edited, perceptual=None, config=with_steps(TIGHT, 4),
+                           preview=lambda step, image: seen.append((step, image)))
+    assert [step for step, _ in seen] == [1, 2, 3, 4]
+    size = generator.config.resolution
+    assert all(image.shape == (1, 3, size, size) and not image.requires_grad for _, image in seen)
+    # The image of the best step is the one the result re-renders from the best latent.
+    assert torch.allclose(seen[result.best_step][1][0], result.image, atol=1e-5)
+
+
 def test_best_latent_is_kept_not_the_last(setup) -> None:
     generator, branch, ws = setup
     edited = square_edit(branch, generator, ws)
