@@ -60,7 +60,8 @@ def studio_context(request: HttpRequest, team: Team | None = None) -> StudioCont
         team = team or (memberships[0].team if memberships else None)
     if team is None:
         return StudioContext(memberships, None, None, False, False)
-    request.session[SESSION_KEY] = team.pk
+    if request.session.get(SESSION_KEY) != team.pk:  # a session write per page view only when it changes
+        request.session[SESSION_KEY] = team.pk
     return StudioContext(
         memberships=memberships,
         team=team,
