@@ -1,10 +1,11 @@
-"""Screenshots of every studio page, from a fresh stack driven like a user would drive it.
+"""Screenshots of the studio's Dataset, Models, Jobs and Sample pages, from a fresh stack driven like a user.
 
 ``.venv/bin/python -m scripts.screenshots [--out docs/screenshots]`` starts Redis, one Celery worker
 and daphne on a throw-away database with the bundled demo model, signs in, samples images on the
 Dataset page, annotates some of them (masks from the shipped branch, saved over the API as a
-script would), uploads a photo with a crop box, trains a branch with live progress, and writes a
-PNG of each page. Needs /usr/bin/chromium. Takes a few minutes on a CPU.
+script would), uploads a photo with a crop box, trains a branch with live progress, tries to
+register a checkpoint that the importer refuses, and writes a PNG of each page. Needs
+/usr/bin/chromium. Takes a few minutes on a CPU.
 """
 
 from __future__ import annotations
@@ -111,6 +112,12 @@ def photo(path: Path) -> Path:
     return path
 
 
+def not_a_network(path: Path) -> Path:
+    """A .pkl that is a pickle but not a network: what the importer refuses, and says why."""
+    path.write_bytes(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00\x8c\x01x\x94.")
+    return path
+
+
 def shoot(page: Page, out: Path, name: str, full_page: bool = True) -> None:
     """Save a screenshot of the page (or of the open dialog) as ``out/name.png``."""
     page.wait_for_timeout(400)  # let transitions and lazy images settle
@@ -164,7 +171,7 @@ def tour(url: str, seeded: dict[str, Any], out: Path, folder: Path) -> None:
         page.wait_for_selector("#training .iou-chart", timeout=600_000)
         shoot(page, out, "dataset")
 
-        for name in ("models", "jobs", "library", "sessions", "sample"):
+        for name in ("models", "jobs", "sample"):
             page.goto(f"{url}{name}/", wait_until="domcontentloaded")
             page.wait_for_selector("main .loading", state="detached", timeout=60_000)
             if name == "sample":
@@ -172,6 +179,11 @@ def tour(url: str, seeded: dict[str, Any], out: Path, folder: Path) -> None:
             shoot(page, out, name)
         page.goto(f"{url}models/", wait_until="domcontentloaded")
         page.click("#open-register")
+        bogus = not_a_network(folder / "network.pkl")
+        page.set_input_files("#register-form input[name=checkpoint]", str(bogus))
+        page.fill("#register-form input[name=name]", "FFHQ 256")
+        page.click("#register-submit")
+        page.wait_for_selector("#register-refused", timeout=120_000)
         shoot(page, out, "models-register", full_page=False)
 
         viewer = browser.new_context(viewport=VIEWPORT).new_page()
