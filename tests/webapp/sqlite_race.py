@@ -1,5 +1,7 @@
 """Concurrent writers on a file SQLite database with the production database settings.
 
+Scenarios: same-base annotation saves, job submissions, two owners demoting each other.
+
 Run as ``python -m tests.webapp.sqlite_race DB_FILE MEDIA_DIR`` (tests/webapp/test_sqlite_concurrency.py
 does): it migrates the database, then races threads, each with its own connection as daphne's
 request threads have, through the service functions the REST views call, and prints one JSON
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 RACERS = 20
+OWNER_TRIALS = 5
 
 
 def race(count: int, attempt: Callable[[int], str]) -> dict[str, int]:
@@ -64,14 +67,16 @@ def main() -> None:
     django.setup()
     import numpy as np
     from django.contrib.auth import get_user_model
+    from django.core.exceptions import PermissionDenied
     from django.core.management import call_command
 
     from tests.webapp.conftest import create_model
     from webapp.annotations.services import StaleVersion, save_annotation_version
     from webapp.assets.services import create_uploaded_image
-    from webapp.errors import ServiceError
+    from webapp.errors import Conflict, ServiceError
     from webapp.jobs.services import create_job
     from webapp.teams.models import Membership, Role, Team
+    from webapp.teams.services import change_role
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user(username="ana", password="pw")
@@ -100,7 +105,26 @@ def main() -> None:
             return f"{job_type}: {error.code}"
         return f"{job_type}: created"
 
-    print(json.dumps({"annotations": race(RACERS, save), "jobs": race(2 * RACERS, submit)}))
+    def owners_left_after_mutual_demotion(trial: int) -> int:
+        """Race two owners of a new team demoting each other; the owners left."""
+        first, second = (get_user_model().objects.create_user(username=f"owner{trial}-{i}") for i in (1, 2))
+        lab = Team.objects.create(name=f"Owners {trial}", slug=f"owners-{trial}")
+        memberships = [Membership.objects.create(team=lab, user=user, role=Role.OWNER)
+                       for user in (first, second)]
+
+        def demote(index: int) -> str:
+            try:
+                change_role((first, second)[index], memberships[1 - index], Role.EDITOR)
+            except (Conflict, PermissionDenied):
+                return "refused"
+            return "demoted"
+
+        race(2, demote)
+        return Membership.objects.filter(team=lab, role=Role.OWNER).count()
+
+    owners_left = [owners_left_after_mutual_demotion(trial) for trial in range(OWNER_TRIALS)]
+    print(json.dumps({"annotations": race(RACERS, save), "jobs": race(2 * RACERS, submit),
+                      "owners_left": owners_left}))
 
 
 if __name__ == "__main__":

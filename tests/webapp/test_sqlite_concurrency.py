@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.webapp.sqlite_race import RACERS
+from tests.webapp.sqlite_race import OWNER_TRIALS, RACERS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,3 +29,5 @@ def test_concurrent_writers_on_sqlite_get_answers_not_lock_errors(tmp_path: Path
     # Job submissions: every render is created; GPU jobs up to the team's limit (2), then 429.
     assert outcomes["jobs"] == {"render: created": RACERS, "embed_image: created": 2,
                                 "embed_image: job_limit_reached": RACERS - 2}
+    # Two owners demoting each other at once: the team always keeps one.
+    assert outcomes["owners_left"] == [1] * OWNER_TRIALS
