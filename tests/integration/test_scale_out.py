@@ -113,6 +113,15 @@ def start_sweeper(workers: Workers) -> None:
         workers.running.append(start("sweeper", command, workers.env, log))
 
 
+def worker_health(port: int) -> dict[str, Any] | None:
+    """A worker's /healthz document, or None while its listener is not up yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
 def running_jobs(workers: Workers) -> dict[int, str]:
     """Job id -> node name of every job a worker is executing now (Celery's inspect ``active``)."""
     active = workers.app.control.inspect(timeout=2.0).active() or {}
@@ -129,7 +138,15 @@ def test_two_web_processes_and_two_workers_share_jobs_events_and_failover(
     # A job whose worker stops beating for 3 s is lost; the sweeper (every second) runs it again.
     workers.env.update({"JOBS_HEARTBEAT_SECONDS": "0.5", "JOBS_HEARTBEAT_TIMEOUT": "3",
                         "JOBS_SWEEP_SECONDS": "1"})
-    processes = {name: workers.start(name) for name in ("a", "b")}
+    processes, health_ports = {}, {}
+    for name in ("a", "b"):
+        health_ports[name] = free_port()
+        workers.env["PARTEDIT_WORKER_HEALTH_PORT"] = str(health_ports[name])
+        processes[name] = workers.start(name)
+    for name, port in health_ports.items():
+        document = wait_for(lambda port=port: worker_health(port), 30, f"worker {name}'s /healthz",
+                            workers.report)
+        assert document["status"] == "ok" and document["node"].startswith(f"it-{name}-"), document
     start_sweeper(workers)
     editor = django_user_model.objects.create_user(username="editor", password="pw")
     team = Team.objects.create(name="Lab", slug="lab")
