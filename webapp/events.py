@@ -170,6 +170,16 @@ class SessionJobStarted(TypedDict):
     user: str
 
 
+class JobPreview(TypedDict):
+    """An intermediate image of a running edit job (group ``job.<id>``), PNG bytes included."""
+
+    type: Literal["job.preview"]
+    job_id: int
+    step: int
+    total: int
+    png: bytes
+
+
 class Presence(TypedDict):
     """Ephemeral presence of one connection (group ``session.<id>``), never stored.
 
@@ -201,7 +211,8 @@ class MembershipChanged(TypedDict):
 
 Event = (
     MembershipChanged | AnnotationSaved | VectorChanged | StackChanged | VectorReady | JobChanged
-    | PreviewFrame | PreviewFailed | SessionFrame | SessionRenderFailed | SessionJobStarted | Presence
+    | PreviewFrame | PreviewFailed | SessionFrame | SessionRenderFailed | SessionJobStarted | JobPreview
+    | Presence
 )
 
 
@@ -296,3 +307,8 @@ def session_job_started(session_id: int, job: Job, entry_id: int) -> SessionJobS
 async def publish_from_consumer(group: str, event: Event, layer: Any) -> None:
     """Send ``event`` to ``group`` from async code (a consumer) on ``layer``."""
     await layer.group_send(group, {"type": LAYER_MESSAGE_TYPE, "event": event})
+
+
+def job_preview(job_id: int, step: int, total: int, png: bytes) -> JobPreview:
+    """The event of an intermediate image of a running job."""
+    return JobPreview(type="job.preview", job_id=job_id, step=step, total=total, png=png)

@@ -382,3 +382,26 @@ async def test_200_rapid_scale_changes_render_far_fewer_frames_and_the_last_stat
     assert rendered[-1] == 201 and len(rendered) <= 25, rendered
     await editor.disconnect()
     await watcher.disconnect()
+
+
+async def test_intermediate_images_of_a_session_job_reach_every_participant(lab: dict[str, Any]) -> None:
+    """A job announced on the session is followed: its previews arrive as ``job_preview`` frames."""
+    client = await connect(lab["editor2"], lab["session"].pk)
+    job_id = 4242
+    announce = {
+        "type": "session.job_started",
+        "session_id": lab["session"].pk,
+        "job_id": job_id,
+        "job_type": "optimize_edit",
+        "entry_id": 1,
+        "user": "editor",
+    }
+    await database_sync_to_async(events.publish_now)(events.session_group(lab["session"].pk), announce)
+    assert (await receive_until(client, "job_started"))["job"] == job_id
+    await database_sync_to_async(events.publish_now)(
+        events.job_group(job_id), events.job_preview(job_id, 5, 30, b"step-5")
+    )
+    header = await receive_until(client, "frame")
+    assert (header["kind"], header["job"], header["step"], header["total"]) == ("job_preview", job_id, 5, 30)
+    assert await client.receive_from() == b"step-5"
+    await client.disconnect()

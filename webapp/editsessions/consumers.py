@@ -304,6 +304,11 @@ class SessionConsumer(MembershipAwareConsumer):
             if event["status"] in FINISHED_JOB_STATUSES:
                 self.groups_joined.discard(events.job_group(event["job_id"]))
                 await self.channel_layer.group_discard(events.job_group(event["job_id"]), self.channel_name)
+        elif kind == "job.preview":
+            header = {"type": "frame", "kind": "job_preview", "job": event["job_id"], "step": event["step"],
+                      "total": event["total"], "mime": "image/png", "bytes": len(event["png"])}
+            await self.send_json(header)
+            await self.send(bytes_data=event["png"])
         elif kind.startswith("vector."):
             await self.send_json(
                 {"type": "library", "change": kind.split(".")[1], "vector": event["vector_id"]}

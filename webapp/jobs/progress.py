@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 
 from webapp import events
 from webapp.jobs.models import Job, JobStatus
+
+# Edit jobs publish an intermediate image every this many steps (and at the last one).
+PREVIEW_EVERY_STEPS = 5
 
 
 class JobHooks:
@@ -55,6 +59,17 @@ class JobHooks:
         self.written_step = self.job.progress_step
         self.written_at = self.clock()
         events.publish_after_commit(self.job.group_name, events.job_changed(self.job, "progress"))
+
+    def preview(self, step: int, image: Any) -> None:
+        """Publish every ``PREVIEW_EVERY_STEPS``-th step's image ``[1, 3, R, R]`` (a tensor) as a PNG."""
+        if step % PREVIEW_EVERY_STEPS and step != self.job.progress_total:
+            return
+        from editing_engine.generator import to_uint8_image
+        from editing_engine.rendering import encode_png
+
+        png = encode_png(to_uint8_image(image[0]))
+        preview = events.job_preview(self.job.pk, step, self.job.progress_total, png)
+        events.publish_now(self.job.group_name, preview)
 
     def should_cancel(self) -> bool:
         """Whether a cancel was requested for the job; reads the flag at most every poll interval."""

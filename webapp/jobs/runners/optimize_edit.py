@@ -33,6 +33,7 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
         ),
         progress=hooks.progress,
         should_cancel=hooks.should_cancel,
+        preview=hooks.preview,
     )
     # Named after what the user painted, not every label of the region.
     edited = [inputs.label_names[index] for index in result.painted_labels or result.involved_labels]

@@ -41,6 +41,7 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
         ),
         progress=hooks.progress,
         should_cancel=hooks.should_cancel,
+        preview=hooks.preview,
     )
     name = job.parameters["name"] or f"{entry.vector.name} (refined for {entry.session.image})"
     source = {"refined_from": entry.vector_id, "scale": entry.scale}
