@@ -85,8 +85,16 @@ def delete_files(names: Iterable[str | None]) -> None:
             logger.warning("stored file %s was already gone", name)
 
 
-def open_stored(name: str) -> IO[bytes]:
+def stored_name(name: str | None) -> str:
+    """A file field's name (``FieldFile.name``); FileNotFoundError when the field holds no file."""
+    if not name:
+        raise FileNotFoundError("the record has no stored file")
+    return name
+
+
+def open_stored(name: str | None) -> IO[bytes]:
     """Open a stored file for reading; FileNotFoundError when it is not in storage."""
+    name = stored_name(name)
     if is_filesystem():
         return media_path(name).open("rb")
     if not default_storage.exists(name):
@@ -95,14 +103,15 @@ def open_stored(name: str) -> IO[bytes]:
     return handle
 
 
-def read_bytes(name: str) -> bytes:
+def read_bytes(name: str | None) -> bytes:
     """The whole content of a stored file."""
     with open_stored(name) as handle:
         return handle.read()
 
 
-def local_copy(name: str) -> Path:
+def local_copy(name: str | None) -> Path:
     """A path on this machine holding the stored file ``name`` (downloaded once into the cache if remote)."""
+    name = stored_name(name)
     if is_filesystem():
         return media_path(name)
     root = Path(settings.PARTEDIT_CACHE_DIR).resolve() / "media"

@@ -84,7 +84,7 @@ def image_latent(image: Image, loaded: LoadedModel) -> torch.Tensor:
     return ws.to(device_of(loaded))
 
 
-def label_map(name: str) -> np.ndarray:
+def label_map(name: str | None) -> np.ndarray:
     """A stored mask PNG (indexed or greyscale) as its ``[H, W]`` array of label indices."""
     with open_stored(name) as file, PILImage.open(file) as mask:
         if mask.mode not in ("L", "P"):
