@@ -172,3 +172,27 @@ def test_the_compose_web_environment_passes_the_deploy_checks(deploy_copy: Path)
     assert check.returncode == 0, output
     found = set(re.findall(r"\((\w+\.[WE]\d+)\)", output))
     assert found <= OPERATOR_DECISIONS, output
+
+
+def test_nginx_config_is_accepted_by_nginx(tmp_path: Path) -> None:
+    nginx, openssl = shutil.which("nginx") or "/usr/sbin/nginx", shutil.which("openssl")
+    if not Path(nginx).is_file() or not openssl:
+        pytest.skip("nginx or openssl is not installed (apt-get install nginx openssl)")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=edit.example.org", "-keyout", str(certs / "privkey.pem"), "-out",
+                    str(certs / "fullchain.pem")], check=True, capture_output=True, timeout=60)
+    # What the nginx image's envsubst step and Docker's DNS do, done by hand.
+    site = ((DEPLOY / "nginx" / "partedit.conf.template").read_text()
+            .replace("${PARTEDIT_HOST}", "edit.example.org")
+            .replace("server web:8000", "server 127.0.0.1:8000")
+            .replace("/etc/nginx/certs", str(certs)).replace("/var/cache/nginx", str(tmp_path / "cache")))
+    (tmp_path / "cache").mkdir()  # the image's /var/cache/nginx
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"events {{}}\nhttp {{ access_log off; include {tmp_path / 'site.conf'}; }}\n")
+    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+                             "-g", f"pid {tmp_path / 'nginx.pid'}; error_log stderr;"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
