@@ -242,6 +242,18 @@ async function onBinary(blob) {
   const header = nextFrame;
   nextFrame = null;
   if (!header) return;
+  if (header.kind === "job_preview") {
+    const record = jobs.get(header.job);
+    if (!record || !record.progress) return;
+    if (!record.preview) {
+      record.preview = el("img", { class: "job-preview", alt: "The optimisation's current image" });
+      record.progress.element.append(record.preview);
+    }
+    if (record.preview.src) URL.revokeObjectURL(record.preview.src);
+    record.preview.src = URL.createObjectURL(blob);
+    record.preview.title = `step ${header.step} of ${header.total}`;
+    return;
+  }
   if (header.kind === "segmentation") {
     showSegmentation(await decodeMaskPng(new Uint8Array(await blob.arrayBuffer())), header.revision);
     $("mask-under").src = afterUrl || "";
