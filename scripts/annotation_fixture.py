@@ -1,10 +1,13 @@
 """Seed a database for the annotation page's browser tests, benchmark and screenshots.
 
 Run with the stack's environment (DATABASE_URL, MEDIA_ROOT, PARTEDIT_MODEL_PATH ...) after
-``manage.py migrate``: ``python -m scripts.annotation_fixture [--resolution N] [--photo P]
-[--mask M] [--images K]``. Creates users alice (owner), bob (annotator) and vic (viewer), the
-team "Annotate lab" (which gets the server's model), K uploaded images, optionally a first
-annotation version of the first image, and prints the ids and passwords as JSON.
+``manage.py migrate``: ``python -m scripts.annotation_fixture [--resolution N ...] [--photo P]
+[--mask M] [--images K] [--samples S]``. Creates users alice (owner), bob (annotator) and vic
+(viewer), the team "Annotate lab" (which gets the server's model and shipped branch), K
+uploaded images per resolution (the server model's, or each ``--resolution`` given: a
+page-only copy of the model at that size),
+optionally a first annotation version of the first image and ``--samples`` rendered generator
+samples (with latents: what Predict needs), and prints the ids and passwords as JSON.
 """
 
 from __future__ import annotations
@@ -60,8 +63,24 @@ def bench_model(model: Any, resolution: int) -> Any:
     return copy
 
 
-def seed(resolution: int | None, photo: bytes, mask: bytes | None, images: int) -> dict[str, Any]:
-    """Create the users, team, model, images and optional first version; their ids."""
+def sampled_images(user: Any, model: Any, count: int) -> list[int]:
+    """``count`` generator samples (seeds 1, 2, ...) rendered here, with their W+ latents."""
+    from editing_engine.jobs import render_sample
+    from webapp.assets.services import create_sampled_image, store_sample
+    from webapp.jobs.runners.common import checked_model
+
+    loaded = checked_model(model)
+    ids = []
+    for seed in range(1, count + 1):
+        image = create_sampled_image(user, model, seed, 0.7)
+        sample = render_sample(loaded, seed, 0.7, {"seed": seed, "truncation_psi": 0.7})
+        ids.append(store_sample(image, sample.png, sample.latent).pk)
+    return ids
+
+
+def seed(resolutions: list[int], photo: bytes, mask: bytes | None, images: int,
+         samples: int = 0) -> dict[str, Any]:
+    """Create the users, team, models, images (and samples) and optional first version; their ids."""
     from django.contrib.auth import get_user_model
 
     from webapp.annotations.bundled import register_server_model
@@ -76,17 +95,19 @@ def seed(resolution: int | None, photo: bytes, mask: bytes | None, images: int) 
     team = create_team(users["alice"], "Annotate lab")
     for name in ("bob", "vic"):
         Membership.objects.create(team=team, user=users[name], role=ROLES[name])
-    model = team.generator_models.filter(is_active=True).first() or register_server_model(team)
-    if resolution and resolution != model.resolution:
-        model.is_active = False
-        model.save(update_fields=["is_active"])
-        model = bench_model(model, resolution)
-    created = [create_uploaded_image(users["alice"], model, photo, f"photo {i + 1}") for i in range(images)]
+    server_model = team.generator_models.filter(is_active=True).first() or register_server_model(team)
+    models = [server_model if size == server_model.resolution else bench_model(server_model, size)
+              for size in resolutions] or [server_model]
+    created = {model.resolution: [create_uploaded_image(users["alice"], model, photo, f"photo {i + 1}")
+                                  for i in range(images)] for model in models}
+    first = created[models[0].resolution]
     if mask is not None:
-        save_annotation_version(users["alice"], created[0], mask, None, "seeded")
-    labels = list(model.labels.order_by("index").values("index", "name", "colour"))
-    return {"team": team.pk, "model": model.pk, "resolution": model.resolution,
-            "images": [image.pk for image in created], "labels": labels,
+        save_annotation_version(users["alice"], first[0], mask, None, "seeded")
+    labels = list(models[0].labels.order_by("index").values("index", "name", "colour"))
+    return {"team": team.pk, "model": models[0].pk, "resolution": models[0].resolution,
+            "samples": sampled_images(users["alice"], server_model, samples) if samples else [],
+            "images": [image.pk for image in first], "labels": labels,
+            "by_resolution": {str(size): [image.pk for image in group] for size, group in created.items()},
             "users": {name: {"password": PASSWORDS[name], "role": ROLES[name]} for name in PASSWORDS}}
 
 
@@ -103,10 +124,13 @@ def seed_stack(stack: Stack, *args: str) -> dict[str, Any]:
 def main() -> None:
     """Parse the arguments, set Django up and print the seeded ids as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resolution", type=int, default=None, help="mask size (default: the model's)")
+    parser.add_argument("--resolution", type=int, action="append", default=[],
+                        help="mask size, repeatable (default: the server model's)")
     parser.add_argument("--photo", type=Path, default=None, help="photo to upload (default: a synthetic one)")
     parser.add_argument("--mask", type=Path, default=None, help="label PNG saved as the first image's v1")
     parser.add_argument("--images", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=0,
+                        help="generator samples with latents, rendered here (needs torch)")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     import django
@@ -114,7 +138,7 @@ def main() -> None:
     django.setup()
     photo = args.photo.read_bytes() if args.photo else synthetic_photo()
     mask = args.mask.read_bytes() if args.mask else None
-    print(json.dumps(seed(args.resolution, photo, mask, args.images)))
+    print(json.dumps(seed(args.resolution, photo, mask, args.images, args.samples)))
 
 
 if __name__ == "__main__":

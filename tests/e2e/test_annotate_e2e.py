@@ -55,7 +55,7 @@ def sign_in(browser: Browser, stack: Stack, seed: dict[str, Any], user: str) -> 
 def open_image(page: Page, stack: Stack, image: int) -> None:
     """Open the annotation page of ``image`` and wait until it is ready."""
     page.goto(f"{stack.url}images/{image}/annotate/")
-    page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+    page.wait_for_selector("body[data-ready=true]", timeout=90_000)
 
 
 def screen(page: Page, x: float, y: float) -> tuple[float, float]:

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { ChangeSet, diffBytes } from '../../frontend/static/canvas/changes.js';
 import { History } from '../../frontend/static/canvas/history.js';
 import { LabelMask } from '../../frontend/static/canvas/mask.js';
-import { floodFill, stamp } from '../../frontend/static/canvas/tools.js';
+import { fillPolygon, floodFill, stamp } from '../../frontend/static/canvas/tools.js';
 import { maskFrom, rowsOf } from './helpers.mjs';
 
 test('a change set records only pixels whose value really changed', () => {
@@ -123,4 +123,28 @@ test('a span write records each changed pixel once and grows the rectangle by th
   const diff = changes.finish();
   assert.deepEqual(Array.from(diff.kind === 'patch' ? diff.before : diff.before), [0, 1, 1, 0]);
   assert.deepEqual(rowsOf(mask), ['0000', '2222', '0000']);
+});
+
+test('fills record spans: a sparse region becomes a pixel diff, a polygon over its own label changes nothing', () => {
+  const mask = new LabelMask(100, 100);
+  mask.data.fill(1);
+  const staircase = [];
+  for (let k = 0; k < 20; k += 1) staircase.push(k * 101 + 2020, k * 101 + 2021);
+  for (const index of staircase) mask.data[index] = 0;
+  const fill = new ChangeSet(mask);
+  assert.equal(floodFill(fill, 20, 20, 2), 40);
+  const diff = fill.finish();
+  assert.equal(diff.kind, 'pixels');
+  assert.deepEqual(Array.from(diff.indices).sort((a, b) => a - b), staircase);
+  assert.ok(Array.from(diff.before).every((value) => value === 0));
+  const history = new History();
+  history.push(diff);
+  history.undo(mask);
+  assert.equal(mask.data.filter((value) => value === 0).length, 40);
+  assert.ok(staircase.every((index) => mask.data[index] === 0));
+  history.redo(mask);
+  assert.ok(staircase.every((index) => mask.data[index] === 2));
+  const same = new ChangeSet(mask);
+  assert.equal(fillPolygon(same, [[0, 0], [10, 0], [10, 10]], 1), 0);
+  assert.equal(same.finish(), null);
 });

@@ -27,6 +27,8 @@ export class ChangeSet {
     this.indices = new Uint32Array(256);
     this.before = new Uint8Array(256);
     this.count = 0;
+    this.spans = [];
+    this.spanChanges = 0;
     this.x0 = Infinity; this.y0 = Infinity; this.x1 = -1; this.y1 = -1;
   }
 
@@ -83,6 +85,30 @@ export class ChangeSet {
     return changed;
   }
 
+  /**
+   * Set pixels x0..x1 of the row starting at index `row` to `label`, recording the span's old
+   * values as one slice (native copies, no per-pixel bookkeeping). Only for single-pass tools
+   * (fill, polygon) that write each pixel at most once and never mix with `set` on the same
+   * pixels; returns how many changed.
+   */
+  fillSpan(row, x0, x1, label) {
+    const { data } = this.mask;
+    const start = row + x0;
+    const end = row + x1 + 1;
+    let changed = 0;
+    for (let index = start; index < end; index += 1) if (data[index] !== label) changed += 1;
+    if (!changed) return 0;
+    this.spans.push({ start, before: data.slice(start, end) });
+    data.fill(label, start, end);
+    this.spanChanges += changed;
+    const y = (row / this.mask.width) | 0;
+    if (x0 < this.x0) this.x0 = x0;
+    if (x1 > this.x1) this.x1 = x1;
+    if (y < this.y0) this.y0 = y;
+    if (y > this.y1) this.y1 = y;
+    return changed;
+  }
+
   /** Double the capacity of the recorded pixels. */
   grow() {
     const indices = new Uint32Array(this.indices.length * 2);
@@ -95,7 +121,7 @@ export class ChangeSet {
 
   /** The rectangle of every pixel touched so far (null if none). */
   rect() {
-    if (!this.count) return null;
+    if (!this.count && !this.spans.length) return null;
     return { x: this.x0, y: this.y0, width: this.x1 - this.x0 + 1, height: this.y1 - this.y0 + 1 };
   }
 
@@ -113,16 +139,28 @@ export class ChangeSet {
       }
     }
     const rect = this.rect();
+    const { spans } = this;
     this.count = 0;
-    if (!kept) return null;
-    return makeDiff(this.mask, this.indices.subarray(0, kept), this.before.subarray(0, kept), rect);
+    this.spans = [];
+    if (!kept && !spans.length) return null;
+    const indices = this.indices.subarray(0, kept);
+    return makeDiff(this.mask, indices, this.before.subarray(0, kept), rect, spans);
   }
 }
 
-/** A diff from changed pixels (indices with their old values; new values read from the mask). */
-export function makeDiff(mask, indices, before, rect) {
+/**
+ * A diff from changed pixels (indices with their old values) and spans ({start, before}: a row
+ * segment's old values); new values are read from the mask.
+ */
+export function makeDiff(mask, indices, before, rect, spans = []) {
   const area = rect.width * rect.height;
-  if (area * 2 < indices.length * 6) {
+  let changed = indices.length;
+  for (const span of spans) {
+    for (let k = 0; k < span.before.length; k += 1) {
+      if (span.before[k] !== mask.data[span.start + k]) changed += 1;
+    }
+  }
+  if (area * 2 < changed * 6) {
     const patchBefore = new Uint8Array(area);
     const patchAfter = new Uint8Array(area);
     for (let row = 0; row < rect.height; row += 1) {
@@ -130,17 +168,34 @@ export function makeDiff(mask, indices, before, rect) {
       patchAfter.set(mask.data.subarray(start, start + rect.width), row * rect.width);
     }
     patchBefore.set(patchAfter);
+    for (const span of spans) {
+      const y = (span.start / mask.width) | 0;
+      patchBefore.set(span.before, (y - rect.y) * rect.width + (span.start - y * mask.width - rect.x));
+    }
     for (let i = 0; i < indices.length; i += 1) {
       const y = (indices[i] / mask.width) | 0;
       const x = indices[i] - y * mask.width;
       patchBefore[(y - rect.y) * rect.width + (x - rect.x)] = before[i];
     }
-    return { kind: 'patch', rect, before: patchBefore, after: patchAfter, changed: indices.length };
+    return { kind: 'patch', rect, before: patchBefore, after: patchAfter, changed };
+  }
+  if (spans.length) {
+    const allIndices = Array.from(indices);
+    const allBefore = Array.from(before);
+    for (const span of spans) {
+      for (let k = 0; k < span.before.length; k += 1) {
+        if (span.before[k] !== mask.data[span.start + k]) {
+          allIndices.push(span.start + k);
+          allBefore.push(span.before[k]);
+        }
+      }
+    }
+    return makeDiff(mask, Uint32Array.from(allIndices), Uint8Array.from(allBefore), rect);
   }
   const after = new Uint8Array(indices.length);
   for (let i = 0; i < indices.length; i += 1) after[i] = mask.data[indices[i]];
   return { kind: 'pixels', rect, indices: indices.slice(), before: before.slice(), after,
-    changed: indices.length };
+    changed };
 }
 
 /** Write a diff's `side` ('before' for undo, 'after' for redo) into the mask; returns its rectangle. */

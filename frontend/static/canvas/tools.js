@@ -115,7 +115,7 @@ export function floodFill(changes, x, y, label, protect = null) {
     while (left > 0 && data[row + left - 1] === target) left -= 1;
     let right = sx;
     while (right < width - 1 && data[row + right + 1] === target) right += 1;
-    changed += changes.setSpan(row, left, right, label);
+    changed += changes.fillSpan(row, left, right, label);
     for (const ny of [sy - 1, sy + 1]) {
       if (ny < 0 || ny >= height) continue;
       row = ny * width;
@@ -162,7 +162,7 @@ export function fillPolygon(changes, points, label, protect = null) {
       const from = Math.max(0, Math.ceil(crossings[i] - 0.5));
       const to = Math.min(width - 1, Math.ceil(crossings[i + 1] - 0.5) - 1);
       if (protect === null) {
-        if (from <= to) changed += changes.setSpan(row, from, to, label);
+        if (from <= to) changed += changes.fillSpan(row, from, to, label);
         continue;
       }
       for (let px = from; px <= to; px += 1) {
