@@ -140,7 +140,7 @@ def to_page(page: Page, resolution: int) -> Callable[[float, float], tuple[float
 def open_page(page: Page, url: str, image: int) -> None:
     """Open an image's annotation page, wait for it, instrument it."""
     page.goto(f"{url}images/{image}/annotate/")
-    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    page.wait_for_selector("body[data-ready=true]", timeout=180_000)
     page.evaluate("() => localStorage.clear()")
     page.evaluate(INSTRUMENT_JS)
     page.focus("#stage")

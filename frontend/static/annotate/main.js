@@ -43,6 +43,7 @@ async function fetchBytes(url) {
 function draftStore(imageId) {
   const key = `partedit.annotate.draft.${imageId}`;
   return {
+    /** The kept draft {baseVersion, mask}, or null. */
     read() {
       try {
         const record = JSON.parse(localStorage.getItem(key) || 'null');
@@ -51,6 +52,7 @@ function draftStore(imageId) {
         return null;
       }
     },
+    /** Keep the unsaved mask and the version it was made from. */
     write({ baseVersion, mask }) {
       try {
         localStorage.setItem(key, JSON.stringify({ baseVersion, savedAt: Date.now(), ...serializeMask(mask) }));
@@ -58,6 +60,7 @@ function draftStore(imageId) {
         showError(error, 'Could not keep the mask in this browser');
       }
     },
+    /** Forget the draft (it has been saved). */
     clear() {
       localStorage.removeItem(key);
     },

@@ -62,6 +62,7 @@ export class Panel {
     }
   }
 
+  /** Wire the tool buttons, size, protection, opacity and visibility controls. */
   bind() {
     for (const button of document.querySelectorAll('[data-tool]')) {
       if (button.classList.contains('tool')) {

@@ -42,6 +42,7 @@ export class Stage {
     return this.viewport.toMask(...this.local(event));
   }
 
+  /** Listen to the stage's pointer, wheel and context-menu events. */
   bind() {
     const { stage } = this;
     stage.addEventListener('contextmenu', (event) => event.preventDefault());
@@ -63,6 +64,7 @@ export class Stage {
     this.stage.classList.toggle('panning', held || Boolean(this.pan));
   }
 
+  /** Pointer down: start a pan (middle button, or space held) or a tool gesture (left; right erases). */
   down(event) {
     this.stage.focus({ preventScroll: true });
     if (event.button === 1 || (event.button === 0 && this.spaceHeld)) {
@@ -82,6 +84,7 @@ export class Stage {
     this.afterInput();
   }
 
+  /** Pointer move: pan, or feed every coalesced sample to the gesture; move the brush outline. */
   move(event) {
     this.pointer = this.local(event);
     if (this.pan) {
@@ -100,6 +103,7 @@ export class Stage {
     this.drawCursor();
   }
 
+  /** Pointer up or cancelled: end the pan or the gesture. */
   up(event) {
     if (this.pan) {
       this.pan = null;
@@ -113,6 +117,7 @@ export class Stage {
     this.afterInput();
   }
 
+  /** Redraw the overlays and tell the page after a gesture step. */
   afterInput() {
     this.drawPolygon();
     this.drawCursor();
