@@ -198,13 +198,14 @@ class Presence(TypedDict):
 
 
 class MembershipChanged(TypedDict):
-    """A user's role in a team changed, or they left it (``role`` None) (group ``user.<id>``).
+    """A user's role in a team changed, or they left it (``role`` None), or their account was
+    deactivated (``team_id`` and ``role`` None) (group ``user.<id>``).
 
     Open sockets of the user re-check their access and close when it is gone.
     """
 
     type: Literal["membership.changed"]
-    team_id: int
+    team_id: int | None
     user_id: int
     role: str | None
 
@@ -227,8 +228,9 @@ def annotation_saved(version: AnnotationVersion) -> AnnotationSaved:
     )
 
 
-def membership_changed(team_id: int, user_id: int, role: str | None) -> MembershipChanged:
-    """The event of a membership created, changed (its new role) or removed (role None)."""
+def membership_changed(team_id: int | None, user_id: int, role: str | None) -> MembershipChanged:
+    """The event of a membership created, changed (its new role) or removed (role None), or of a
+    deactivated account (team None)."""
     return MembershipChanged(type="membership.changed", team_id=team_id, user_id=user_id, role=role)
 
 

@@ -175,3 +175,15 @@ async def test_a_removed_member_loses_an_open_session_socket(lab: dict[str, Any]
         pass
 
     assert output["code"] == 4404
+
+
+async def test_a_deactivated_account_loses_its_open_sockets(lab: dict[str, Any]) -> None:
+    job = lab["job"]
+    communicator = client(jobs_routing, f"/ws/jobs/{job.pk}/", lab["viewer"])
+    assert (await communicator.connect())[0]
+    await communicator.receive_json_from()
+
+    lab["viewer"].is_active = False
+    await database_sync_to_async(lab["viewer"].save)()
+
+    assert await communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": 4401}
