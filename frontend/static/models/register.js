@@ -49,7 +49,7 @@ export function setUpRegistration({ team, onRegistered }) {
           onRegistered();
         } else {
           submit.disabled = false;
-          status.append(el("div", { class: "alert error", role: "alert", id: "register-refused" },
+          status.replaceChildren(el("div", { class: "alert error", role: "alert", id: "register-refused" },
             el("strong", {}, state.status === "failed" ? "The checkpoint was refused. " : "The import was cancelled. "),
             state.error));
         }

@@ -60,10 +60,19 @@ def unpack_model_zip(archive: Path, folder: Path) -> Path:
     return folder
 
 
+def convert(source: Path, destination: Path, filename: str) -> None:
+    """The engine's import of ``source``; its refusal names the uploaded file, never the worker's paths."""
+    from editing_engine.checkpoints import CheckpointError, import_checkpoint
+
+    try:
+        import_checkpoint(source, destination, overwrite=True)
+    except CheckpointError as error:
+        message = str(error).replace(str(source), filename).replace(f"{source.parent}/", "")
+        raise InvalidInput(message, code="invalid_checkpoint") from error
+
+
 def compute(job: Job, hooks: JobHooks) -> str:
     """Convert the upload into a verified PartEdit model folder with a taxonomy; its path."""
-    from editing_engine.checkpoints import import_checkpoint
-
     parameters = job.parameters
     suffix = Path(parameters["upload"]).suffix
     destination = destination_of(job)
@@ -77,7 +86,7 @@ def compute(job: Job, hooks: JobHooks) -> str:
             source = unpack_model_zip(source, Path(work) / "model")
             own_labels = source / "labels.json" if (source / "labels.json").exists() else None
         hooks.progress(1, 2, 0.0)
-        import_checkpoint(source, destination, overwrite=True)
+        convert(source, destination, parameters["filename"])
         if own_labels is not None:
             shutil.copyfile(own_labels, destination / "labels.json")
         elif parameters.get("labels"):
