@@ -67,8 +67,8 @@ KINDS: dict[str, JobKind] = {
 
 
 def available_types() -> list[str]:
-    """The job types this deployment can run, in declaration order."""
-    return list(KINDS)
+    """The job types this deployment can run, in ``JobType`` declaration order."""
+    return [job_type for job_type in JobType.values if job_type in KINDS]
 
 
 def get_kind(job_type: str) -> JobKind:
