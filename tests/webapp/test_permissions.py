@@ -143,6 +143,7 @@ ENDPOINTS: list[tuple[str, str, str, Body, dict[str, int]]] = [
     ("vector-delete", "delete", "/api/vectors/{spare_vector}/", None, DELETE),
     ("vector-file", "get", "/api/vectors/{vector}/vector/", None, READ),
     ("vector-thumbnail", "get", "/api/vectors/{vector}/after/", None, READ),
+    ("vector-strip", "get", "/api/vectors/{vector}/strip/", None, codes(202, 202, 202, 202)),
     ("tag-list", "get", "/api/tags/", None, LIST),
     ("session-list", "get", "/api/sessions/", None, LIST),
     ("session-create", "post", "/api/sessions/", lambda w: {"image": w["image"]}, CREATE),
@@ -165,6 +166,13 @@ ENDPOINTS: list[tuple[str, str, str, Body, dict[str, int]]] = [
     ),
     ("entry-remove", "delete", "/api/sessions/{session}/entries/{entry}/?base_revision=2", None, EDIT),
     ("entry-mask", "get", "/api/sessions/{session}/entries/{mask_entry}/mask/", None, READ),
+    (
+        "session-export",
+        "post",
+        "/api/sessions/{session}/export/",
+        lambda w: {"edited": file(png_bytes((RESOLUTION, RESOLUTION)), "frame.png")},
+        READ,
+    ),
 ]
 
 
@@ -321,6 +329,7 @@ def test_the_matrix_covers_every_api_route() -> None:
         "vector-list",
         "vector-detail",
         "vector-file",
+        "vector-strip",
         "tag-list",
         "session-list",
         "session-detail",
@@ -328,6 +337,7 @@ def test_the_matrix_covers_every_api_route() -> None:
         "session-entry-list",
         "session-entry-detail",
         "session-entry-mask",
+        "session-export",
     }
     not_team_scoped = {"api-token", "api-schema", "api-docs"}
     jobs_routes = {name for name in names(api_urls.urlpatterns) if name.startswith("job")}

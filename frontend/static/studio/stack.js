@@ -19,19 +19,19 @@ export class StackPanel {
 
   /** Show `entries` (sorted) with `jobsByEntry` (entry id -> running job). */
   render(entries, jobsByEntry = new Map()) {
-    const focused = document.activeElement && document.activeElement.closest("[data-entry-id]");
-    const keep = focused && focused.dataset.entryId && document.activeElement.matches("input[type=range]")
-      ? focused.dataset.entryId : null;
-    if (keep) { // do not rebuild the row under a dragging finger; update the others
-      for (const row of this.list.children) if (row.dataset.entryId !== keep) row.replaceWith(this.row(this.find(entries, row), jobsByEntry));
+    const active = document.activeElement;
+    const dragging = active && active.matches && active.matches("input[type=range]") && this.list.contains(active)
+      ? active.closest("[data-entry-id]").dataset.entryId : null;
+    const shown = [...this.list.children].map((row) => row.dataset.entryId);
+    const same = shown.length === entries.length && entries.every((entry, i) => String(entry.id) === shown[i]);
+    if (dragging && same) { // keep the row under a dragging pointer; rebuild the others in place
+      [...this.list.children].forEach((row, i) => {
+        if (row.dataset.entryId !== dragging) row.replaceWith(this.row(entries[i], jobsByEntry));
+      });
       return;
     }
     this.list.replaceChildren(...entries.map((entry) => this.row(entry, jobsByEntry)));
     if (!entries.length) this.list.append(el("li", { class: "hint empty-stack" }, "No edits yet: add a library vector or repaint the parts."));
-  }
-
-  find(entries, row) {
-    return entries.find((entry) => String(entry.id) === row.dataset.entryId) || entries[0];
   }
 
   row(entry, jobsByEntry) {
