@@ -45,7 +45,7 @@ def operator(make_user: Any, make_team: Any, make_model: Any, make_image: Any) -
     store_uncertainty_scores(branch, {image.pk: 0.25})
     vector = library.create_edit_vector(owner, model, vector_bytes(model), "v", tags=["t"])
     session = sessions.create_session(owner, image)
-    sessions.add_vector_entry(owner, session, 0, vector, 1.0)
+    sessions.add_vector_entry(owner, session, 0, vector, 1.0, op_id="op-1")
     client = Client()
     client.force_login(get_user_model().objects.create_superuser("root", "root@example.org", "pw"))
     return client

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from webapp.api.files import admin_file_link
 
-from .models import EditSession, StackEntry
+from .models import EditSession, StackEntry, StackOperation
 
 
 class StackEntryInline(admin.TabularInline):
@@ -52,6 +52,21 @@ class StackEntryAdmin(admin.ModelAdmin):
 
     list_display = ["__str__", "kind", "vector", "scale", "created_at"]
     list_filter = ["kind"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(StackOperation)
+class StackOperationAdmin(admin.ModelAdmin):
+    """The log of applied stack operations by op id (read-only: it is what makes op ids idempotent)."""
+
+    list_display = ["op_id", "kind", "session", "revision", "user", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["op_id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
