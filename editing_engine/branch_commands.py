@@ -34,7 +34,13 @@ from .models_path import default_model_path
 from .oracle import BUNDLED_ORACLE_DIR
 from .perceptual_options import add_lpips_arguments, perceptual_from_args
 from .progress import ProgressCallback
-from .segmentation import BranchConfig
+from .segmentation import (
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_PIXELS_PER_STEP,
+    DEFAULT_SCHEDULE,
+    DEFAULT_TRAIN_STEPS,
+    BranchConfig,
+)
 from .taxonomy import label_count, model_taxonomy
 
 if TYPE_CHECKING:
@@ -110,6 +116,8 @@ def command_train_branch(args: argparse.Namespace) -> int:
         steps=args.steps,
         pixels_per_step=args.pixels_per_step,
         seed=args.seed,
+        learning_rate=args.lr,
+        schedule=args.schedule,
         progress=_timed_progress("train-branch", args.log_every),
     )
     output = _default_dir(args, "output", BRANCH_DIR)
@@ -123,6 +131,8 @@ def command_train_branch(args: argparse.Namespace) -> int:
             "num_annotations": len(annotations),
             "steps": args.steps,
             "pixels_per_step": args.pixels_per_step,
+            "learning_rate": args.lr,
+            "schedule": args.schedule,
             "seed": args.seed,
             "wall_seconds": round(time.perf_counter() - start, 1),
         },
@@ -286,8 +296,11 @@ def add_branch_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--members", type=int, default=10)
     train.add_argument("--hidden", type=int, nargs="+", default=[128, 32], help="hidden widths")
     train.add_argument("--norm", choices=["batch", "layer", "none"], default="layer")
-    train.add_argument("--steps", type=int, default=1500)
-    train.add_argument("--pixels-per-step", type=int, default=512, help="pixels per member per step")
+    train.add_argument("--steps", type=int, default=DEFAULT_TRAIN_STEPS)
+    train.add_argument("--pixels-per-step", type=int, default=DEFAULT_PIXELS_PER_STEP,
+                       help="pixels per member per step")
+    train.add_argument("--lr", type=float, default=DEFAULT_LEARNING_RATE, help="peak Adam learning rate")
+    train.add_argument("--schedule", choices=["constant", "cosine"], default=DEFAULT_SCHEDULE)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     train.add_argument("--log-every", type=int, default=100)

@@ -46,6 +46,7 @@ from .generator import Generator, GeneratorConfig
 from .progress import CancelCheck, ProgressCallback, check_cancel, report
 
 NormKind = Literal["batch", "layer", "none"]
+Schedule = Literal["constant", "cosine"]
 FeatureShape = tuple[int, int, int]
 
 BRANCH_CONFIG_FILE = formats.BRANCH_CONFIG_FILE
@@ -55,6 +56,11 @@ DEFAULT_CHUNK_PIXELS = 4096
 DEFAULT_CHUNK_BYTES = 32 * 2**20
 DENSE_RESAMPLE_WIDTH = 32
 DEFAULT_PIXEL_TABLE_BYTES = 512 * 2**20
+# Training defaults, shared by the CLI and the web app's train_branch job (docs/engine.md, "Training").
+DEFAULT_TRAIN_STEPS = 2000
+DEFAULT_PIXELS_PER_STEP = 2048
+DEFAULT_LEARNING_RATE = 1e-3
+DEFAULT_SCHEDULE: Schedule = "constant"
 
 
 class BranchError(EngineError):
@@ -692,13 +698,13 @@ def train_branch(
     generator: Generator,
     branch_config_or_branch: BranchConfig | SegmentationBranch,
     annotations: Sequence[tuple[torch.Tensor, object]],
-    steps: int = 1500,
-    pixels_per_step: int = 512,
+    steps: int = DEFAULT_TRAIN_STEPS,
+    pixels_per_step: int = DEFAULT_PIXELS_PER_STEP,
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
     seed: int = 0,
-    learning_rate: float = 1e-3,
-    schedule: Literal["constant", "cosine"] = "constant",
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    schedule: Schedule = DEFAULT_SCHEDULE,
     pixel_table_bytes: int = DEFAULT_PIXEL_TABLE_BYTES,
 ) -> SegmentationBranch:
     """Train the ensemble on annotated latents by sampling pixel positions each step.

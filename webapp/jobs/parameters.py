@@ -26,6 +26,10 @@ from webapp.teams.models import Team
 DEFAULT_EMBED_STEPS = 100
 MAX_EMBED_STEPS = 5000
 MAX_TRAIN_STEPS = 50_000
+# The engine's training defaults (editing_engine.segmentation.DEFAULT_TRAIN_STEPS and
+# DEFAULT_PIXELS_PER_STEP; web processes never import the engine), checked equal by a test.
+DEFAULT_TRAIN_STEPS = 2000
+DEFAULT_PIXELS_PER_STEP = 2048
 MAX_EDIT_STEPS = 1000
 
 
@@ -113,8 +117,8 @@ class TrainBranchParameters(serializers.Serializer):
     held_out = serializers.IntegerField(required=False, min_value=0,
                                         help_text="Annotations kept out of training to measure IoU "
                                                   "(default: a fifth, none with fewer than 5).")
-    steps = serializers.IntegerField(min_value=1, max_value=MAX_TRAIN_STEPS, default=2000)
-    pixels_per_step = serializers.IntegerField(min_value=2, max_value=65536, default=2048)
+    steps = serializers.IntegerField(min_value=1, max_value=MAX_TRAIN_STEPS, default=DEFAULT_TRAIN_STEPS)
+    pixels_per_step = serializers.IntegerField(min_value=2, max_value=65536, default=DEFAULT_PIXELS_PER_STEP)
     members = serializers.IntegerField(min_value=1, max_value=16, default=10)
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
     activate = serializers.BooleanField(default=True)
