@@ -118,6 +118,7 @@ async function addMaskEdit() {
   send({ ...state.operation("add_mask_edit", { mask_png: toBase64(png) }), base_revision: segmentationRevision });
   painted = false;
   $("add-mask-edit").disabled = true;
+  $("mask-state").textContent = "sent as a mask edit; segment again to repaint";
 }
 
 // --- stack, library and jobs ------------------------------------------------------------------
@@ -150,7 +151,10 @@ function renderStack() {
 }
 
 async function followJob(jobId, entry) {
-  if (jobs.has(jobId)) return;
+  if (jobs.has(jobId)) { // announced again (ack, then job_started): learn its entry
+    if (entry !== null) { jobs.get(jobId).entry = entry; renderStack(); }
+    return;
+  }
   const record = { entry, running: true };
   jobs.set(jobId, record);
   const job = await getJson(`/api/jobs/${jobId}/`);
