@@ -38,7 +38,11 @@ from editing_engine.models_path import default_model_path
 from editing_engine.oracle import BUNDLED_ORACLE_DIR, label_names, load_oracle, predict
 from editing_engine.segmentation import (
     BRANCH_WEIGHTS_FILE,
+    DEFAULT_LEARNING_RATE,
     DEFAULT_PIXEL_TABLE_BYTES,
+    DEFAULT_PIXELS_PER_STEP,
+    DEFAULT_SCHEDULE,
+    DEFAULT_TRAIN_STEPS,
     BranchConfig,
     build_feature_cache,
     save_branch,
@@ -47,6 +51,8 @@ from editing_engine.segmentation import (
 )
 
 OLD_DEFAULT = "2000x2048:constant:1e-3:grid"
+NEW_DEFAULT = (f"{DEFAULT_TRAIN_STEPS}x{DEFAULT_PIXELS_PER_STEP}:{DEFAULT_SCHEDULE}:"
+               f"{DEFAULT_LEARNING_RATE:g}:table")
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--oracle", type=Path, default=BUNDLED_ORACLE_DIR)
     parser.add_argument("--annotations", type=int, default=16)
-    parser.add_argument("--recipes", nargs="+", default=[OLD_DEFAULT, "1000x1024:cosine:2e-3:table"])
+    parser.add_argument("--recipes", nargs="+", default=[OLD_DEFAULT, NEW_DEFAULT],
+                        help=f"the first is the ratios' baseline (default: {OLD_DEFAULT} {NEW_DEFAULT})")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--test-count", type=int, default=200)
     parser.add_argument("--psi", type=float, default=0.7)
