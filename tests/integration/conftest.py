@@ -20,27 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import redis
 from django.conf import settings
 from django.db import connection
 
-from scripts.local_stack import StackProcess, free_port, start, start_redis, stop, wait_for_port
-
-# A job whose worker died is redelivered once this many seconds have passed since its delivery.
-VISIBILITY_TIMEOUT = 5
-# Workers beat every 0.5 s; a job without a heartbeat for this long counts as lost (its
-# redelivered message may claim it; the sweeper re-runs it).
-HEARTBEAT_TIMEOUT = 3.0
-WORKER_START_TIMEOUT = 180.0
+from scripts.local_stack import free_port, start_redis, stop, wait_for_port
+from tests.integration.support import HEARTBEAT_TIMEOUT, VISIBILITY_TIMEOUT, Workers, worker_database_url
 
 
 def _give_sqlite_test_database_a_file() -> None:
@@ -62,21 +52,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and name:
         for suffix in ("-wal", "-shm"):
             Path(f"{name}{suffix}").unlink(missing_ok=True)
-
-
-def worker_database_url() -> str:
-    """DATABASE_URL of the test database, for the worker processes."""
-    database = connection.settings_dict
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{database['NAME']}"
-    if database["ENGINE"] == "django.db.backends.postgresql":
-        credentials = quote(database["USER"] or "")
-        if database["PASSWORD"]:
-            credentials += ":" + quote(database["PASSWORD"])
-        host = f"{credentials}@" if credentials else ""
-        port = f":{database['PORT']}" if database["PORT"] else ""
-        return f"postgres://{host}{database['HOST'] or 'localhost'}{port}/{quote(database['NAME'])}"
-    raise RuntimeError(f"integration tests do not know how to share a {database['ENGINE']} database")
 
 
 @pytest.fixture
@@ -120,44 +95,6 @@ def broker(redis_url: str) -> Iterator[Any]:
     point_celery_at(app, redis_url, {"visibility_timeout": VISIBILITY_TIMEOUT})
     yield app
     point_celery_at(app, *saved)
-
-
-class Workers:
-    """Celery worker processes started as production starts them, sharing the test's database."""
-
-    def __init__(self, app: Any, env: dict[str, str], log_dir: Path) -> None:
-        self.app = app
-        self.env = env
-        self.log_dir = log_dir
-        self.running: list[StackProcess] = []
-
-    def start(self, name: str, queues: str = "gpu,preview") -> StackProcess:
-        """Start worker ``name`` on ``queues`` (prefork, one process) and wait until it answers a ping."""
-        node = f"it-{name}-{os.getpid()}@integration"
-        command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", queues,
-                   "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-                   "--hostname", node]
-        with (self.log_dir / f"worker-{name}.log").open("wb") as log:
-            worker = start(f"worker {name}", command, self.env, log)
-        self.running.append(worker)
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if not worker.alive():
-                raise AssertionError(f"worker {name} exited while starting\n{self.report()}")
-            if self.app.control.ping(destination=[node], timeout=1.0):
-                return worker
-        raise AssertionError(f"worker {name} did not answer in {WORKER_START_TIMEOUT:.0f} s\n{self.report()}")
-
-    def kill(self, worker: StackProcess) -> None:
-        """SIGKILL the worker and its pool process at once, as a crash or an OOM kill would."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.process.pid, signal.SIGKILL)
-        worker.process.wait(timeout=30)
-
-    def report(self) -> str:
-        """The tail of every worker log, for assertion messages."""
-        return "\n".join(f"--- {path.name} ---\n{path.read_text(errors='replace')[-4000:]}"
-                         for path in sorted(self.log_dir.glob("worker-*.log")))
 
 
 @pytest.fixture

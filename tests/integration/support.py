@@ -1,15 +1,30 @@
-"""Helpers of the integration tests: polling, and reading a job's events from the real channel layer."""
+"""Helpers of the integration tests: worker processes, the shared database's URL, polling, and job events."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer
+from django.db import connection
 
+from scripts.local_stack import StackProcess, start
+
+# A job whose worker died is redelivered once this many seconds have passed since its delivery.
+VISIBILITY_TIMEOUT = 5
+# Workers beat every 0.5 s; a job without a heartbeat for this long counts as lost (its
+# redelivered message may claim it; the sweeper re-runs it).
+HEARTBEAT_TIMEOUT = 3.0
+WORKER_START_TIMEOUT = 180.0
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
@@ -52,3 +67,56 @@ class JobEvents:
             messages.append(event["event"])
             if event["event"]["type"] == "job.status" and event["event"]["status"] in TERMINAL:
                 return messages
+
+
+def worker_database_url() -> str:
+    """DATABASE_URL of the test database, for the worker processes."""
+    database = connection.settings_dict
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        credentials = quote(database["USER"] or "")
+        if database["PASSWORD"]:
+            credentials += ":" + quote(database["PASSWORD"])
+        host = f"{credentials}@" if credentials else ""
+        port = f":{database['PORT']}" if database["PORT"] else ""
+        return f"postgres://{host}{database['HOST'] or 'localhost'}{port}/{quote(database['NAME'])}"
+    raise RuntimeError(f"integration tests do not know how to share a {database['ENGINE']} database")
+
+
+class Workers:
+    """Celery worker processes started as production starts them, sharing the test's database."""
+
+    def __init__(self, app: Any, env: dict[str, str], log_dir: Path) -> None:
+        self.app = app
+        self.env = env
+        self.log_dir = log_dir
+        self.running: list[StackProcess] = []
+
+    def start(self, name: str, queues: str = "gpu,preview") -> StackProcess:
+        """Start worker ``name`` on ``queues`` (prefork, one process) and wait until it answers a ping."""
+        node = f"it-{name}-{os.getpid()}@integration"
+        command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", queues,
+                   "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                   "--hostname", node]
+        with (self.log_dir / f"worker-{name}.log").open("wb") as log:
+            worker = start(f"worker {name}", command, self.env, log)
+        self.running.append(worker)
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if not worker.alive():
+                raise AssertionError(f"worker {name} exited while starting\n{self.report()}")
+            if self.app.control.ping(destination=[node], timeout=1.0):
+                return worker
+        raise AssertionError(f"worker {name} did not answer in {WORKER_START_TIMEOUT:.0f} s\n{self.report()}")
+
+    def kill(self, worker: StackProcess) -> None:
+        """SIGKILL the worker and its pool process at once, as a crash or an OOM kill would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(timeout=30)
+
+    def report(self) -> str:
+        """The tail of every worker log, for assertion messages."""
+        return "\n".join(f"--- {path.name} ---\n{path.read_text(errors='replace')[-4000:]}"
+                         for path in sorted(self.log_dir.glob("worker-*.log")))

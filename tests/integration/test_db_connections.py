@@ -19,8 +19,7 @@ import pytest
 from django.db import connection, connections
 from rest_framework.authtoken.models import Token
 
-from tests.integration.conftest import worker_database_url
-from tests.integration.support import wait_for
+from tests.integration.support import wait_for, worker_database_url
 from webapp.teams.models import Membership, Role, Team
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

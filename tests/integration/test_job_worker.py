@@ -16,8 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from tests.integration.conftest import VISIBILITY_TIMEOUT, Workers
-from tests.integration.support import JobEvents, wait_for
+from tests.integration.support import VISIBILITY_TIMEOUT, JobEvents, Workers, wait_for
 from webapp.assets.models import Image
 from webapp.assets.services import create_uploaded_image, register_model
 from webapp.jobs import services

@@ -19,8 +19,7 @@ import redis
 from PIL import Image as PILImage
 
 from scripts.local_stack import start_sweeper
-from tests.integration.conftest import HEARTBEAT_TIMEOUT, Workers
-from tests.integration.support import wait_for
+from tests.integration.support import HEARTBEAT_TIMEOUT, Workers, wait_for
 from webapp.assets.models import Image
 from webapp.assets.services import create_uploaded_image, register_model
 from webapp.jobs import services

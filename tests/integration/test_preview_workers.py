@@ -19,8 +19,7 @@ from channels_redis.core import RedisChannelLayer
 from PIL import Image as PILImage
 
 from scripts.run_demo import DEMO_WORKER_QUEUES
-from tests.integration.conftest import Workers
-from tests.integration.support import wait_for
+from tests.integration.support import Workers, wait_for
 from webapp.assets.services import create_uploaded_image, register_model
 from webapp.jobs import services
 from webapp.jobs.models import Job, JobStatus, JobType

@@ -29,8 +29,7 @@ from django.test import Client
 from PIL import Image as PILImage
 
 from scripts.local_stack import StackProcess, free_port, start, start_daphne, stop, wait_for_port
-from tests.integration.conftest import Workers
-from tests.integration.support import TERMINAL, wait_for
+from tests.integration.support import TERMINAL, Workers, wait_for
 from tests.integration.ws_client import WebSocket
 from tests.s3_server import S3Server
 from webapp.assets.models import Image

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.integration.conftest import worker_database_url
+from tests.integration.support import worker_database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
