@@ -1,4 +1,4 @@
-"""What the Dataset page reads from the API: annotation state per image (none/draft/done) and reconstructions."""
+"""What the Dataset page reads from the API: images' annotation state (none, draft, done), reconstructions."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def listed(client: APIClient, **query: Any) -> dict[int, dict[str, Any]]:
     return {image["id"]: image for image in response.json()["results"]}
 
 
-def test_images_carry_their_annotation_state(lab: dict[str, Any], client_for: Callable[[Any], APIClient]) -> None:
+def test_images_carry_their_annotation_state(lab: dict[str, Any],
+                                             client_for: Callable[[Any], APIClient]) -> None:
     none, draft, done = lab["images"]
     save_annotation_version(lab["annotator"], draft, mask(16), None, done=False)
     save_annotation_version(lab["annotator"], done, mask(16), None, done=False)
@@ -55,7 +56,8 @@ def test_images_carry_their_annotation_state(lab: dict[str, Any], client_for: Ca
 
     images = listed(client_for(lab["owner"]), model=lab["model"].pk)
 
-    assert images[none.pk]["annotation"] == {"state": "none", "version": None, "author": None, "saved_at": None}
+    nothing = {"state": "none", "version": None, "author": None, "saved_at": None}
+    assert images[none.pk]["annotation"] == nothing
     assert images[draft.pk]["annotation"]["state"] == "draft"
     assert images[draft.pk]["annotation"]["author"] == "annotator"
     assert images[done.pk]["annotation"]["state"] == "done"
@@ -76,7 +78,8 @@ def test_images_filter_by_annotation_state(lab: dict[str, Any], client_for: Call
     assert set(listed(client_for(lab["owner"]), annotation=state)) == {expected.pk}
 
 
-def test_an_unknown_annotation_filter_is_a_400(lab: dict[str, Any], client_for: Callable[[Any], APIClient]) -> None:
+def test_an_unknown_annotation_filter_is_a_400(lab: dict[str, Any],
+                                               client_for: Callable[[Any], APIClient]) -> None:
     response = client_for(lab["owner"]).get("/api/images/", {"annotation": "finished"})
 
     assert response.status_code == 400
@@ -90,8 +93,8 @@ def test_saving_marks_a_version_done_unless_it_is_a_draft(lab: dict[str, Any],
     image = lab["images"][0]
     upload = io.BytesIO(mask(16))
     upload.name = "mask.png"
-    response = client_for(lab["annotator"]).post(f"/api/images/{image.pk}/annotations/", {"mask": upload, **form},
-                                                 format="multipart")
+    response = client_for(lab["annotator"]).post(f"/api/images/{image.pk}/annotations/",
+                                                 {"mask": upload, **form}, format="multipart")
 
     assert response.status_code == 201, response.content
     assert response.json()["done"] is done
