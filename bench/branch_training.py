@@ -101,12 +101,13 @@ def step_profile(
     rng = torch.Generator().manual_seed(0)
     members, images = config.num_members, len(train)
     per_image = max(1, math.ceil(recipe.pixels / images))
+    buffer = None if table is None else table.new_empty(members * images * per_image, table.shape[1])
     totals = dict.fromkeys(("sampling", "forward", "backward", "optimiser"), 0.0)
     for _ in range(steps):
         marks = [time.process_time()]
         rows = torch.randint(0, config.resolution, (images, members * per_image), generator=rng)
         cols = torch.randint(0, config.resolution, (images, members * per_image), generator=rng)
-        features, targets = sample_member_pixels(cache, table, rows, cols, members)
+        features, targets = sample_member_pixels(cache, table, rows, cols, members, buffer)
         marks.append(time.process_time())
         logits = branch.tail(branch.first_layer_from_pixel_features(features))
         loss = F.cross_entropy(logits.reshape(-1, config.num_labels), targets.reshape(-1))

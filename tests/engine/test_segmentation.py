@@ -324,6 +324,9 @@ def test_pixel_table_gather_equals_grid_sample(generator: Generator) -> None:
     assert gathered.shape == (2, 15, sum(s[0] for s in generator.config.feature_shapes()))
     torch.testing.assert_close(gathered, sampled)
     assert torch.equal(gathered_labels, sampled_labels)
+    buffer = torch.full((2 * 15, gathered.shape[2]), float("nan"))
+    into_buffer, _ = sample_member_pixels(cache, table, rows, cols, members=2, out=buffer)
+    assert torch.equal(into_buffer, gathered) and into_buffer.data_ptr() == buffer.data_ptr()
     # Member 1's first pixel of image 0 is column 5 of image 0's draws.
     assert int(gathered_labels[1, 0]) == int(cache.labels[0, rows[0, 5], cols[0, 5]])
 
