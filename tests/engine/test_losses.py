@@ -161,10 +161,12 @@ def test_lpips_weights_give_lpips_with_its_heads(tmp_path: Path) -> None:
     assert (resized(a, b) - weighted).abs().max() > 1e-6
 
 
-@pytest.mark.parametrize("command", [["edit", "--branch", "b", "--seed", "1", "--edited-mask", "m.png", "--out", "o"],
-                                     ["apply", "--seed", "1", "--vector", "v:1", "-o", "o.png"],
-                                     ["embed", "--image", "i.png", "-o", "w.safetensors"],
-                                     ["train-encoder"]])
+@pytest.mark.parametrize("command", [
+    ["edit", "--branch", "b", "--seed", "1", "--edited-mask", "m.png", "--out", "o"],
+    ["apply", "--seed", "1", "--vector", "v:1", "-o", "o.png"],
+    ["embed", "--image", "i.png", "-o", "w.safetensors"],
+    ["train-encoder"],
+])
 def test_every_perceptual_command_takes_the_lpips_heads(tmp_path: Path, command: list[str]) -> None:
     torch.manual_seed(0)
     generator = Generator(
