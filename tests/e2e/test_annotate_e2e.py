@@ -40,9 +40,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory,
         yield stack, seed_stack(stack, "--images", "4")
 
 
-def sign_in(browser: Browser, stack: Stack, seed: dict[str, Any], user: str) -> tuple[BrowserContext, Page]:
-    """A fresh browser context signed in as ``user`` through the sign-in page."""
+def sign_in(browser: Browser, stack: Stack, seed: dict[str, Any], user: str,
+            autosave_ms: int = 600_000) -> tuple[BrowserContext, Page]:
+    """A fresh browser context signed in as ``user`` through the sign-in page; its pages autosave
+    after ``autosave_ms`` (default: long, so that explicit saves make the only versions)."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.add_init_script(f"localStorage.setItem('partedit.annotate.autosaveMs', '{autosave_ms}')")
     page = context.new_page()
     page.goto(f"{stack.url}sign-in/")
     page.fill("input[name=username]", user)
@@ -237,7 +240,7 @@ def test_offline_drawing_is_kept_and_saved_on_reconnect(
         browser: Browser, seeded: tuple[Stack, dict[str, Any]]) -> None:
     stack, seed = seeded
     image = seed["images"][2]
-    context, page = sign_in(browser, stack, seed, "alice")
+    context, page = sign_in(browser, stack, seed, "alice", autosave_ms=1000)
     try:
         open_image(page, stack, image)
         context.set_offline(True)

@@ -14,7 +14,7 @@ import { resolveConflict } from './conflict.js';
 import { buildHelp } from './help.js';
 import { Panel, loadSettings, saveSettings } from './panel.js';
 import { setUpPredict } from './predict.js';
-import { Saver } from './saver.js';
+import { AUTOSAVE_MS, Saver } from './saver.js';
 import { Stage } from './stage.js';
 
 const STATE_TEXT = {
@@ -26,6 +26,12 @@ const STATE_TEXT = {
   conflict: 'Someone else saved: choose what to keep',
   error: 'Not saved',
 };
+
+/** The autosave delay: 2.5 s, or the milliseconds in localStorage 'partedit.annotate.autosaveMs'. */
+function autosaveDelay() {
+  const custom = Number(localStorage.getItem('partedit.annotate.autosaveMs'));
+  return Number.isFinite(custom) && custom >= 500 ? custom : AUTOSAVE_MS;
+}
 
 /** The bytes at a same-origin URL (ApiError on failure). */
 async function fetchBytes(url) {
@@ -189,6 +195,7 @@ async function main() {
         return postForm(data.urls.annotations, form);
       },
       draft: drafts,
+      autosaveMs: autosaveDelay(),
       onState: showState,
       onSaved: (version) => showVersion(version),
       onConflict: (current) => openConflict(current),
