@@ -42,6 +42,16 @@ def test_the_token_view_throttles_each_username(make_user: Any) -> None:
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "throttled"
 
 
+def test_an_overlong_username_is_refused_before_any_sign_in_attempt(make_user: Any) -> None:
+    from axes.models import AccessAttempt
+
+    answer = token_attempt("x" * 300)
+
+    assert answer.status_code == 400
+    assert "username" in answer.json()["error"]["details"]
+    assert not AccessAttempt.objects.exists()  # axes never saw it (PostgreSQL refused it: 500)
+
+
 def admin_login(username: str, password: str, address: str = "10.1.0.1") -> Any:
     """One POST to the admin's sign-in form."""
     return Client(REMOTE_ADDR=address).post(
