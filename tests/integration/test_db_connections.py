@@ -48,6 +48,8 @@ def daphne(transactional_db: None, redis_url: str, tmp_path: Path) -> Iterator[s
         pytest.skip("counts PostgreSQL connections: runs on PostgreSQL (CI)")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "DEBUG": "0",
            "SECRET_KEY": "integration-test-secret", "REDIS_URL": redis_url,
+           # Plain HTTP on loopback: no redirect to HTTPS (production turns it on behind TLS).
+           "SECURE_COOKIES": "0",
            "DATABASE_URL": f"{worker_database_url()}?application_name={APPLICATION}",
            "MEDIA_ROOT": str(tmp_path / "media")}
     port = free_port()
