@@ -101,6 +101,8 @@ ENDPOINTS: list[tuple[str, str, str, Body, dict[str, int]]] = [
         lambda w: {"labels": [{"name": name, "colour": colour} for name, colour in LABELS]},
         EDIT,
     ),
+    # Every member gets past the permission check to the model's state (no branch yet: 400).
+    ("model-uncertainty", "get", "/api/models/{model}/uncertainty/", None, codes(400, 400, 400, 400)),
     ("image-list", "get", "/api/images/", None, LIST),
     (
         "image-upload",
@@ -330,6 +332,7 @@ def test_the_matrix_covers_every_api_route() -> None:
         "vector-detail",
         "vector-file",
         "vector-strip",
+        "model-uncertainty",
         "tag-list",
         "session-list",
         "session-detail",
