@@ -127,6 +127,13 @@ def test_edit_controls_only_for_roles_that_may_edit(lab: dict[str, Any], role: s
     assert (f'data-can-edit="{str(editable).lower()}"') in dataset
 
 
+@pytest.mark.parametrize(("role", "offered"), [("owner", True), ("annotator", True), ("viewer", False)])
+def test_most_uncertain_next_is_offered_to_annotators(lab: dict[str, Any], role: str, offered: bool) -> None:
+    dataset = signed_in(lab["users"][role]).get("/dataset/").content.decode()
+
+    assert ('id="most-uncertain"' in dataset) is offered
+
+
 def test_team_choice_is_checked_and_remembered(lab: dict[str, Any], make_team: Callable[..., Team]) -> None:
     user = lab["users"]["viewer"]
     second = make_team("Another team", {user: Role.EDITOR})

@@ -5,6 +5,7 @@ import { getJson, listAll, postForm, postJson } from "../lib/api.js";
 import { emptyState, errorState, pageContext, showError, toast } from "../lib/ui.js";
 import { CropBox } from "./crop.js";
 import { imageCard } from "./grid.js";
+import { setUpMostUncertain } from "./next.js";
 import { TrainingPanel, defaultHeldOut } from "./training.js";
 
 const context = pageContext();
@@ -264,6 +265,11 @@ async function start() {
     setUpSampling();
     setUpUpload();
     setUpTraining(panel);
+  }
+  const nextButton = document.getElementById("most-uncertain");
+  if (nextButton) {
+    setUpMostUncertain({ button: nextButton, status: document.getElementById("most-uncertain-status"),
+      team: context.team, modelId });
   }
   filters.addEventListener("change", loadImages);
   document.getElementById("model-select").addEventListener("change", (event) => event.target.form.requestSubmit());
