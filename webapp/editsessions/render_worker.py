@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import Any
 
 from webapp.annotations.masks import encode_mask
-from webapp.annotations.models import SegmentationBranch
 from webapp.annotations.services import active_branch
 from webapp.assets.models import GeneratorModel
 from webapp.errors import InvalidInput
@@ -49,17 +48,6 @@ def _latent(path: str, weights_hash: str, shape: tuple[int, int]) -> Any:
     return load_latent(path, weights_hash, shape)
 
 
-_branches: dict[tuple[int, str], Any] = {}
-
-
-def _branch(record: SegmentationBranch, loaded: Any) -> Any:
-    """The engine branch of a branch record, loaded once per worker process and device."""
-    key = (record.pk, str(device_of(loaded)))
-    if key not in _branches:
-        _branches[key] = registered_branch(record, loaded).eval()
-    return _branches[key]
-
-
 def render_state(state: RenderState) -> RenderedFrame:
     """Render ``latent + sum(scale_i * delta_i)`` of ``state``; segment it when it asks."""
     import torch
@@ -80,7 +68,8 @@ def render_state(state: RenderState) -> RenderedFrame:
         scales = torch.tensor([scale for _, scale in state.vectors], device=device)
         ws = ws + torch.einsum("v,vnd->nd", scales, deltas)[None]
     branch_record = active_branch(model) if state.segmentation else None
-    branch = _branch(branch_record, loaded) if branch_record is not None else None
+    # registered_branch keeps the worker's one cache of branches (worker_runtime.cached_part).
+    branch = registered_branch(branch_record, loaded).eval() if branch_record is not None else None
     pixels, labels = render_latent(loaded.generator, ws, branch)
     segmentation = None
     if labels is not None:
