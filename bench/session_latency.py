@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.local_stack import Stack, running_stack  # noqa: E402
+from scripts.studio_fixture import seed_stack  # noqa: E402
 
 DRAG_HZ = 60
 
@@ -110,17 +110,7 @@ def sign_in(stack: Stack, username: str, password: str) -> str:
 
 def seed(stack: Stack) -> dict[str, Any]:
     """Users and team (scripts.studio_fixture), a rendered sample and six sessions with the smile vector."""
-    stack.manage("migrate", "--no-input")
-    seeded = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "scripts.studio_fixture"],
-            env=stack.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    seeded = seed_stack(stack)
     api = requests.Session()
     token = api.post(
         f"{stack.url}api/auth/token/", data={"username": "ana", "password": seeded["passwords"]["ana"]}

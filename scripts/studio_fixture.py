@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scripts.local_stack import Stack
 
 PASSWORDS = {"ana": "ana-studio-pass", "vic": "vic-studio-pass"}
 TEAM = "Face lab"
@@ -29,6 +35,18 @@ def seed() -> dict[str, object]:
     Membership.objects.create(team=team, user=users["vic"], role=Role.VIEWER)
     model = register_server_model(team)
     return {"team": team.pk, "model": model.pk if model else None, "passwords": PASSWORDS}
+
+
+def seed_stack(stack: Stack) -> dict[str, Any]:
+    """Migrate the stack's database and seed it in a process with the stack's environment; the ids."""
+    from scripts.local_stack import REPO_ROOT
+
+    stack.manage("migrate", "--no-input")
+    result = subprocess.run([sys.executable, "-m", "scripts.studio_fixture"], env=stack.env, cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode:
+        raise RuntimeError(f"seeding failed:\n{result.stdout}\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

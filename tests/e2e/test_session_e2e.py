@@ -6,10 +6,7 @@ and the resulting vector; a reload reconnects to the full state; the viewer has 
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +15,8 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from scripts.studio_fixture import seed_stack
 
 from .conftest import NEEDS_CHROMIUM, Stack, running_stack
 
@@ -32,17 +31,7 @@ JOB_TIMEOUT_MS = 240_000
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, dict[str, Any]]]:
     """A stack on the demo model, ana (owner) and vic (viewer), and a session on a rendered sample."""
     with running_stack(tmp_path_factory.mktemp("session-stack"), DEMO_MODEL) as stack:
-        stack.manage("migrate", "--no-input")
-        seeded = json.loads(
-            subprocess.run(
-                [sys.executable, "-m", "scripts.studio_fixture"],
-                env=stack.env,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
+        seeded = seed_stack(stack)
         client = api(stack, seeded, "ana")
         job = client.post(
             f"{stack.url}api/jobs/",

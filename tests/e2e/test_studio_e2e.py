@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +18,12 @@ import requests
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from scripts.studio_fixture import seed_stack
+
 from .conftest import NEEDS_CHROMIUM, Stack, running_stack
 
 pytestmark = [pytest.mark.e2e, NEEDS_CHROMIUM]
 
-ROOT = Path(__file__).resolve().parents[2]
 R = 16  # the tiny test model's resolution
 LABELS = [{"name": "background", "colour": "#000000", "context": True}, {"name": "face", "colour": "#e6b48c"}]
 SAMPLES = 6
@@ -40,11 +39,9 @@ def seeded(
     shutil.copytree(tiny_model_dir, model_dir)
     (model_dir / "labels.json").write_text(json.dumps({"labels": LABELS}))
     with running_stack(tmp_path_factory.mktemp("studio-stack"), model_dir) as stack:
-        stack.manage("migrate", "--no-input")
-        seeded = subprocess.run([sys.executable, "-m", "scripts.studio_fixture"], env=stack.env, cwd=ROOT,
-                                capture_output=True, text=True, check=True)
+        seeded = seed_stack(stack)
         requests.get(f"{stack.url}sign-in/", timeout=120).raise_for_status()  # the first request loads Django
-        yield stack, json.loads(seeded.stdout)
+        yield stack, seeded
 
 
 def sign_in(browser: Browser, stack: Stack, seed: dict[str, Any], user: str) -> tuple[BrowserContext, Page]:
