@@ -41,8 +41,8 @@ def shipped_branch_files(model: GeneratorModel) -> tuple[dict[str, Any], bytes, 
     if not isinstance(document, dict):
         document = {}
     config, metadata = document.get("branch"), document.get("metadata") or {}
-    well_formed = isinstance(config, dict) and isinstance(metadata, dict)
-    if document.get("format") != formats.BRANCH_FORMAT or not well_formed:
+    if not (document.get("format") == formats.BRANCH_FORMAT
+            and isinstance(config, dict) and isinstance(metadata, dict)):
         logger.warning("%s is not a %s file; no branch registered", folder / formats.BRANCH_CONFIG_FILE,
                        formats.BRANCH_FORMAT)
         return None

@@ -31,7 +31,8 @@ def current_versions(team: Team) -> list[AnnotationVersion]:
 def _image_entry(version: AnnotationVersion) -> dict[str, Any]:
     """The COCO ``images`` entry of an annotated image, with PartEdit's extra facts."""
     image = version.image
-    original = f"originals/{image.pk}.{image.original.name.rsplit('.', 1)[-1]}" if image.original else None
+    stored = image.original.name
+    original = f"originals/{image.pk}.{stored.rsplit('.', 1)[-1]}" if stored else None
     return {
         "id": image.pk,
         "file_name": f"images/{image.pk}.png",

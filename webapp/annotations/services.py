@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
 
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -41,7 +42,23 @@ ANNOTATION_STATES = ("none", "draft", "done")
 """An image's annotation state: no version yet, a current version that is a draft, or one marked done."""
 
 
-def with_annotation_summary(images: QuerySet[Image]) -> QuerySet[Image]:
+class AnnotationSummaryFields(TypedDict):
+    """The fields ``with_annotation_summary`` adds to each image (None where it has no version)."""
+
+    annotation_number: int | None
+    annotation_done: bool | None
+    annotation_author: str | None
+    annotation_saved_at: datetime | None
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    SummarizedImage = WithAnnotations[Image, AnnotationSummaryFields]
+    """An image from ``with_annotation_summary`` (a type only: the alias takes no arguments at run time)."""
+
+
+def with_annotation_summary(images: QuerySet[Image]) -> QuerySet[SummarizedImage]:
     """``images`` annotated with their current version's number, done flag, author and save time."""
     current = AnnotationVersion.objects.filter(image=OuterRef("pk")).order_by("-number")
     return images.annotate(
@@ -52,7 +69,7 @@ def with_annotation_summary(images: QuerySet[Image]) -> QuerySet[Image]:
     )
 
 
-def filter_by_annotation_state(images: QuerySet[Image], state: str) -> QuerySet[Image]:
+def filter_by_annotation_state(images: QuerySet[SummarizedImage], state: str) -> QuerySet[SummarizedImage]:
     """Images (from ``with_annotation_summary``) in annotation ``state``: none, draft or done."""
     if state == "none":
         return images.filter(annotation_number__isnull=True)
@@ -63,9 +80,14 @@ def filter_by_annotation_state(images: QuerySet[Image], state: str) -> QuerySet[
     )
 
 
+def _is_summarized(image: Image) -> TypeGuard[SummarizedImage]:
+    """Whether ``image`` came from ``with_annotation_summary`` (so it carries the summary fields)."""
+    return hasattr(image, "annotation_number")
+
+
 def annotation_summary(image: Image) -> dict[str, Any]:
     """The state of ``image``'s annotation for lists: state, current version number, author, time."""
-    if hasattr(image, "annotation_number"):
+    if _is_summarized(image):
         number, done = image.annotation_number, image.annotation_done
         author, saved_at = image.annotation_author, image.annotation_saved_at
     else:

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from webapp.annotations.services import filter_by_annotation_state, with_annotation_summary
@@ -162,7 +163,7 @@ class ImageListView(generics.ListAPIView):
         return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
 
-class ImageDetailView(generics.RetrieveUpdateDestroyAPIView):
+class ImageDetailView(generics.RetrieveUpdateDestroyAPIView[Image]):
     """One image; owners and editors rename or delete it."""
 
     serializer_class = ImageSerializer
@@ -172,10 +173,10 @@ class ImageDetailView(generics.RetrieveUpdateDestroyAPIView):
         action = Action.VIEW if self.request.method in ("GET", "HEAD", "OPTIONS") else Action.EDIT
         return get_team_object_or_404(self.request.user, Image, self.kwargs["pk"], action)
 
-    def perform_update(self, serializer: ImageSerializer) -> None:
-        services.rename_image(
-            self.request.user, serializer.instance, serializer.validated_data.get("name", "")
-        )
+    def perform_update(self, serializer: BaseSerializer[Image]) -> None:
+        image = serializer.instance
+        assert image is not None, "update() gives the serializer the image it updates"
+        services.rename_image(self.request.user, image, serializer.validated_data.get("name", ""))
 
     def perform_destroy(self, instance: Image) -> None:
         services.delete_image(self.request.user, instance)

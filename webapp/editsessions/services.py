@@ -181,18 +181,19 @@ def _change(user: Any, locked: EditSession, request: StackOperationRequest, file
     if request.kind == "add_vector":
         assert request.vector is not None
         scale = request.vector.default_scale if request.scale is None else request.scale
-        entry = StackEntry.objects.create(session=locked, position=_next_position(locked),
+        added = StackEntry.objects.create(session=locked, position=_next_position(locked),
                                           kind=StackEntry.Kind.VECTOR, vector=request.vector, scale=scale,
                                           created_by=user)
         library.record_use(request.vector)
-        return entry.pk
+        return added.pk
     if request.kind == "add_mask_edit":
         assert encoded_mask is not None
         folder = f"teams/{locked.image.team_id}/sessions"
         name = files.write(storage.unique_name(folder, ".png"), encoded_mask)
-        entry = StackEntry.objects.create(session=locked, position=_next_position(locked),
+        added = StackEntry.objects.create(session=locked, position=_next_position(locked),
                                           kind=StackEntry.Kind.MASK_EDIT, mask=name, created_by=user)
-        return entry.pk
+        return added.pk
+    assert request.entry_id is not None
     entry = locked.entries.select_related("vector__model").filter(pk=request.entry_id).first()
     if entry is None:
         raise UnknownEntryError(

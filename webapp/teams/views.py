@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from webapp.annotations.bundled import register_server_model
@@ -24,7 +27,7 @@ from .serializers import (
 )
 
 
-def teams_with_role(user: object) -> QuerySet[Team]:
+def teams_with_role(user: Any) -> QuerySet[Team]:
     """The user's teams, each annotated with the user's ``role``."""
     role = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
     return visible_to(user, Team.objects.all()).annotate(role=Subquery(role))
@@ -60,7 +63,7 @@ class TeamListView(generics.ListCreateAPIView):
         )
 
 
-class TeamDetailView(generics.RetrieveUpdateAPIView):
+class TeamDetailView(generics.RetrieveUpdateAPIView[Team]):
     """One of your teams; owners may rename it."""
 
     serializer_class = TeamSerializer
@@ -73,10 +76,10 @@ class TeamDetailView(generics.RetrieveUpdateAPIView):
         action = Action.VIEW if self.request.method in ("GET", "HEAD", "OPTIONS") else Action.MANAGE_MEMBERS
         return get_team_object_or_404(self.request.user, self.get_queryset(), self.kwargs["pk"], action)
 
-    def perform_update(self, serializer: TeamSerializer) -> None:
-        services.rename_team(
-            self.request.user, serializer.instance, serializer.validated_data.get("name", "")
-        )
+    def perform_update(self, serializer: BaseSerializer[Team]) -> None:
+        team = serializer.instance
+        assert team is not None, "update() gives the serializer the team it updates"
+        services.rename_team(self.request.user, team, serializer.validated_data.get("name", ""))
 
 
 class MemberListView(generics.ListCreateAPIView):
