@@ -46,6 +46,10 @@ minimises, and the oracle mIoU against the original map. Time per edit is the en
 time; ``unchanged`` is the share of results identical to the original image. Brackets: 95 %
 bootstrap intervals, resampling the images (each with all its requests).
 
+The judge is ``--oracle``. A branch trained from the oracle's own maps is judged by the oracle
+that taught it; ``--annotator-oracle DIR`` (without ``--branch``) trains the branch here on a
+second, independently trained oracle's maps instead, so the judge never labelled its training data.
+
 Run (after the demo model, branch and oracle exist):
     nice -n 10 .venv/bin/python bench/edit_quality.py --branch BRANCH_DIR --encoder ENCODER_DIR
 Smoke test with whatever exists: ``--quick`` (few requests and steps; trains a small branch on the
@@ -576,7 +580,8 @@ def write_examples(context: Context, requests: list[Request], path: Path, scale:
             palette[segmentation.numpy()],
         ], axis=1))
     grid = np.concatenate(rows, axis=0)
-    Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST).save(path)
+    size = (grid.shape[1] * scale, grid.shape[0] * scale)
+    Image.fromarray(grid).resize(size, Image.Resampling.NEAREST).save(path)
 
 
 def obtain_oracle(path: Path, quick: bool, num_labels: int) -> Oracle:
@@ -590,8 +595,8 @@ def obtain_oracle(path: Path, quick: bool, num_labels: int) -> Oracle:
     return Oracle(OracleConfig(num_labels=num_labels)).eval().requires_grad_(False)
 
 
-def obtain_branch(path: Path | None, model: LoadedModel, oracle: Oracle, steps: int) -> SegmentationBranch:
-    """The branch at ``path``, or one trained here on the oracle's maps of 16 annotation samples."""
+def obtain_branch(path: Path | None, model: LoadedModel, annotator: Oracle, steps: int) -> SegmentationBranch:
+    """The branch at ``path``, or one trained here on the annotator oracle's maps of 16 samples."""
     if path is not None:
         return load_branch(path, model.config)
     print(f"no --branch: training one on 16 oracle-labelled samples ({steps} steps)", flush=True)
@@ -599,7 +604,7 @@ def obtain_branch(path: Path | None, model: LoadedModel, oracle: Oracle, steps: 
     for seed in range(16):
         with torch.no_grad():
             ws = model.generator.mapping(seed_to_z(seed, model.config.z_dim), truncation_psi=0.7)
-            labels = predict(oracle, model.generator.synthesis(ws, noise_mode="const"))[0]
+            labels = predict(annotator, model.generator.synthesis(ws, noise_mode="const"))[0]
         annotations.append((ws, labels))
     config = BranchConfig.for_generator(model.config, num_labels=len(LABEL_INDEX))
     return train_branch(model.generator, config, annotations, steps=steps).requires_grad_(False)
@@ -610,7 +615,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/demo"))
     parser.add_argument("--branch", type=Path)
-    parser.add_argument("--oracle", type=Path, default=Path("models/oracle"))
+    parser.add_argument("--oracle", type=Path, default=Path("models/oracle"), help="the judge")
+    parser.add_argument("--annotator-oracle", type=Path,
+                        help="without --branch: the branch trained here learns this oracle's maps "
+                             "(default: the judge's)")
     parser.add_argument("--encoder", type=Path, help="enables embedded in-domain and out-of-domain images")
     add_lpips_arguments(parser)
     parser.add_argument("--images", type=int, default=60, help="held-out images to draw requests from")
@@ -648,7 +656,13 @@ def main() -> None:
     started = time.perf_counter()
     model = load_generator(args.model)
     oracle = obtain_oracle(args.oracle, args.quick, len(LABEL_INDEX))
-    branch = obtain_branch(args.branch, model, oracle, args.branch_steps)
+    if args.branch is not None and args.annotator_oracle is not None:
+        raise SystemExit("--annotator-oracle only applies when the branch is trained here (no --branch)")
+    annotator = oracle if args.annotator_oracle is None else load_oracle(args.annotator_oracle)
+    branch = obtain_branch(args.branch, model, annotator, args.branch_steps)
+    branch_source = (str(args.branch) if args.branch is not None else
+                     f"trained here ({args.branch_steps} steps) on the maps of "
+                     f"{args.annotator_oracle or args.oracle}")
     perceptual = perceptual_from_args(model, args)
     lpips = isinstance(perceptual, LPIPSVGG) and perceptual.calibrated
     release_perceptual = ("LPIPS-VGG" if lpips else
@@ -692,7 +706,8 @@ def main() -> None:
           f"perceptual {'none' if perceptual is None else type(perceptual).__name__}, "
           f"context labels {list(context_labels)}, CE weight {args.ce_weight}, "
           f"total {time.perf_counter() - started:.0f} s; {len(requests)} requests on {distinct} distinct "
-          f"images; release recipe's perceptual term: {release_perceptual}")
+          f"images; release recipe's perceptual term: {release_perceptual}; judge {args.oracle}, "
+          f"branch {branch_source}")
     print_table(rows)
     if args.examples:
         write_examples(context, requests, args.examples)
@@ -702,7 +717,9 @@ def main() -> None:
         }
         document = {"arguments": {k: str(v) for k, v in vars(args).items()}, "summary": rows,
                     "per_kind": per_kind, "counts": counts, "distinct_images": distinct,
-                    "transfer_sources_per_kind": sources, "release_perceptual": release_perceptual}
+                    "transfer_sources_per_kind": sources, "release_perceptual": release_perceptual,
+                    "model_weights_hash": model.weights_hash, "judge": str(args.oracle),
+                    "branch": branch_source}
         args.json.write_text(json.dumps(document, indent=2))
 
 

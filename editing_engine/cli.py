@@ -56,8 +56,10 @@ def command_train_oracle(args: argparse.Namespace) -> int:
     else:
         oracle = Oracle(OracleConfig(num_labels=len(LABELS), base_channels=args.base_channels,
                                      channel_max=args.channel_max, label_names=tuple(LABELS)))
-    # Each stage renders fresh seeds, following on from the images earlier stages saw.
-    seed_base = ORACLE_TRAIN_SEED_BASE + sum(int(stage["training"]["images_seen"]) for stage in stages)
+    # Each stage renders fresh seeds, following on from the images earlier stages saw (or from
+    # --seed-base: a second oracle trained on other renders than the first).
+    seed_base = (ORACLE_TRAIN_SEED_BASE + sum(int(stage["training"]["images_seen"]) for stage in stages)
+                 if args.seed_base is None else args.seed_base)
     config = OracleTrainingConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
                                   seed=args.seed, flip_probability=args.flip_probability)
     start = time.perf_counter()
@@ -104,6 +106,8 @@ def add_train_oracle_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-count", type=int, default=500, help="held-out renders per style")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed-base", type=int,
+                        help="first training render seed (default: after those earlier stages saw)")
     parser.add_argument("--log-every", type=int, default=100)
     parser.set_defaults(handler=command_train_oracle)
 

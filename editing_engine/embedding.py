@@ -61,6 +61,10 @@ class EmbeddingWeights:
     consistency: float = 1.0
 
 
+RELEASE_EMBEDDING_WEIGHTS = EmbeddingWeights(perceptual=10.0, pixel=0.25)
+"""The release's 10 x LPIPS + 1 x MSE on [0, 1] images, on this module's [-1, 1] scale (MSE x 1/4)."""
+
+
 def projector_learning_rate(
     step: int, total: int, peak: float = 0.1, rampup: float = 0.05, rampdown: float = 0.25
 ) -> float:

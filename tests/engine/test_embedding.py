@@ -9,6 +9,7 @@ from PIL import Image
 
 from editing_engine.discriminator import Discriminator, DiscriminatorConfig
 from editing_engine.embedding import (
+    RELEASE_EMBEDDING_WEIGHTS,
     EmbeddingError,
     embed_image,
     image_to_tensor,
@@ -110,6 +111,21 @@ def test_embedding_with_perceptual_distance_and_without_encoder(generator: Gener
     result = embed_image(generator, None, target_image(generator, 9), steps=20, perceptual=perceptual)
     assert min(result.reconstruction_losses) < result.reconstruction_losses[0]
     assert result.losses == result.reconstruction_losses  # no encoder, no consistency term
+
+
+def test_release_weights_are_the_release_loss_on_unit_range_images(generator: Generator) -> None:
+    """RELEASE_EMBEDDING_WEIGHTS on [-1, 1] images is 10 x perceptual + 1 x MSE of the [0, 1] images."""
+    torch.manual_seed(3)
+    perceptual = DiscriminatorFeatureDistance(
+        Discriminator(DiscriminatorConfig(resolution=16, channel_base=128, channel_max=16))
+    )
+    result = embed_image(generator, None, target_image(generator, 9), steps=0, perceptual=perceptual,
+                         weights=RELEASE_EMBEDDING_WEIGHTS)
+    with torch.no_grad():
+        rendered = generator.synthesis(result.ws)
+        unit_mse = (((rendered + 1) / 2 - (result.target + 1) / 2) ** 2).mean()
+        expected = 10 * perceptual(rendered, result.target).sum() + unit_mse
+    assert result.reconstruction_losses[0] == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_embedding_cancel(generator: Generator, encoder: Encoder) -> None:

@@ -95,6 +95,11 @@ def test_cli_train_oracle_then_evaluate_generator(tiny_model_dir: Path, tmp_path
     stages = training_stages(continued)
     assert [stage["seed_base"] for stage in stages] == [ORACLE_TRAIN_SEED_BASE, ORACLE_TRAIN_SEED_BASE + 4]
     assert load_oracle(continued).config == load_oracle(oracle_dir).config
+    other_renders = tmp_path / "other-renders"
+    assert main(["train-oracle", "--output", str(other_renders), "--steps", "1", "--batch-size", "2",
+                 "--size", "16", "--base-channels", "2", "--channel-max", "4", "--eval-count", "1",
+                 "--threads", "1", "--seed-base", "15000000"]) == 0
+    assert [stage["seed_base"] for stage in training_stages(other_renders)] == [15_000_000]
     output = tmp_path / "quality.json"
     assert main(["evaluate-generator", "--model", str(tiny_model_dir), "--oracle", str(oracle_dir),
                  "--n", "6", "--threads", "1", "--output", str(output)]) == 0
