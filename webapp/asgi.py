@@ -11,6 +11,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 # Django must be set up before anything that imports models (consumers, auth middleware) loads.
 django_asgi_app = get_asgi_application()
 
+from webapp.db_pool import use_connection_pool  # noqa: E402
+
+# Web processes share a bounded pool of PostgreSQL connections (webapp/db_pool.py).
+use_connection_pool()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

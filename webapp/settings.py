@@ -146,6 +146,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# PostgreSQL connection pool of each web process (webapp/db_pool.py; daphne installs it, workers,
+# the sweeper and management commands keep one connection at a time, closed after each task or
+# command): at most PARTEDIT_DB_POOL_MAX connections per web process; a request that finds them all
+# busy for PARTEDIT_DB_POOL_TIMEOUT seconds is answered 503 `database_busy`. 0 turns the pool off.
+PARTEDIT_DB_POOL_MAX = int(os.environ.get("PARTEDIT_DB_POOL_MAX") or "10")
+PARTEDIT_DB_POOL_TIMEOUT = float(os.environ.get("PARTEDIT_DB_POOL_TIMEOUT") or "10")
+if PARTEDIT_DB_POOL_MAX < 0 or PARTEDIT_DB_POOL_TIMEOUT <= 0:
+    raise ImproperlyConfigured("PARTEDIT_DB_POOL_MAX must be >= 0 and PARTEDIT_DB_POOL_TIMEOUT > 0")
+DATABASE_POOL: dict[str, int | float] | None = None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and PARTEDIT_DB_POOL_MAX:
+    DATABASE_POOL = {"min_size": min(2, PARTEDIT_DB_POOL_MAX), "max_size": PARTEDIT_DB_POOL_MAX,
+                     "timeout": PARTEDIT_DB_POOL_TIMEOUT}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -10,3 +10,6 @@ urlpatterns = [
     path("api/", include("webapp.api.urls")),
     path("", include("webapp.studio.urls")),
 ]
+
+# A request that finds the database connection pool exhausted gets 503 `database_busy`, not a 500.
+handler500 = "webapp.api.exceptions.server_error"

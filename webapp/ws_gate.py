@@ -8,7 +8,8 @@
   middleware accepts first and then closes, so the client sees the consumer's close code (4401,
   4403, 4404, ...; docs/protocol.md). A consumer that fails (daphne would answer HTTP 500 at the
   handshake, or drop an open socket) is closed the same way: 1013 ("try again later") when Redis,
-  which carries the channel layer, is unreachable; 1011 for any other error, which is logged.
+  which carries the channel layer, is unreachable or the database connection pool stays
+  exhausted; 1011 for any other error, which is logged.
 * ``NotFoundConsumer``: the last route; a path no route matches is closed with 4404 instead of
   failing with a server error.
 """
@@ -26,6 +27,8 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from webapp.db_pool import is_pool_exhausted
 
 logger = logging.getLogger(__name__)
 
@@ -123,9 +126,13 @@ class CloseCodesAtHandshake:
         except (RedisConnectionError, RedisTimeoutError, ConnectionError) as error:
             logger.warning("WebSocket %s: Redis (channel layer) unreachable: %s", scope.get("path"), error)
             code = CLOSE_TRY_AGAIN_LATER
-        except Exception:
-            logger.exception("WebSocket %s failed", scope.get("path"))
-            code = CLOSE_INTERNAL_ERROR
+        except Exception as error:
+            if is_pool_exhausted(error):
+                logger.warning("WebSocket %s: no database connection came free in time", scope.get("path"))
+                code = CLOSE_TRY_AGAIN_LATER
+            else:
+                logger.exception("WebSocket %s failed", scope.get("path"))
+                code = CLOSE_INTERNAL_ERROR
         if code is not None and not closed:
             with contextlib.suppress(Exception):  # the client may be gone already
                 await send_with_code({"type": "websocket.close", "code": code})

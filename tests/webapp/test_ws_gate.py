@@ -89,3 +89,21 @@ async def test_a_redis_outage_closes_the_socket_with_1013(settings: Any) -> None
                                    headers=[(b"host", b"127.0.0.1:8000"), (b"origin", SITE.encode()),
                                             (b"cookie", f"sessionid={session}".encode())])
     assert await close_code_after_accept(client) == 1013
+
+
+async def test_an_exhausted_database_pool_closes_the_socket_with_1013() -> None:
+    from django.db import OperationalError
+    from psycopg_pool import PoolTimeout
+
+    from webapp.ws_gate import CloseCodesAtHandshake
+
+    async def consumer_waiting_in_vain_for_a_connection(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        try:
+            raise PoolTimeout("couldn't get a connection after 10.00 sec")
+        except PoolTimeout as cause:
+            raise OperationalError(str(cause)) from cause
+
+    gate = CloseCodesAtHandshake(consumer_waiting_in_vain_for_a_connection)
+    client = WebsocketCommunicator(gate, "/ws/jobs/1/")
+    assert await close_code_after_accept(client) == 1013

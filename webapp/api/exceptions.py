@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from webapp.db_pool import DatabaseBusy, is_pool_exhausted
 from webapp.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -48,6 +51,10 @@ def _as_drf(exc: Exception) -> Exception:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised by an API view in the one error shape."""
+    if is_pool_exhausted(exc):
+        busy = DatabaseBusy()
+        return Response(error_body(busy.code, busy.message, busy.details), status=busy.status,
+                        headers={"Retry-After": str(busy.retry_after)})
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
     exc = _as_drf(exc)
@@ -66,3 +73,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         body = error_body(codes if isinstance(codes, str) else exc.default_code, str(exc.detail))
     response.data = body
     return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's ``handler500``: an exhausted connection pool is a 503 ``database_busy``, else Django's 500."""
+    if is_pool_exhausted(sys.exc_info()[1]):
+        busy = DatabaseBusy()
+        response = JsonResponse(error_body(busy.code, busy.message, busy.details), status=busy.status)
+        response["Retry-After"] = str(busy.retry_after)
+        return response
+    return defaults.server_error(request)
