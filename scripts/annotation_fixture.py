@@ -67,7 +67,7 @@ def sampled_images(user: Any, model: Any, count: int) -> list[int]:
     """``count`` generator samples (seeds 1, 2, ...) rendered here, with their W+ latents."""
     from editing_engine.jobs import render_sample
     from webapp.assets.services import create_sampled_image, store_sample
-    from webapp.jobs.runners.common import checked_model
+    from webapp.assets.worker_inputs import checked_model
 
     loaded = checked_model(model)
     ids = []

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from editing_engine import segmentation
 from editing_engine.cli import build_parser
-from webapp.jobs import parameters
+from webapp.annotations import job_kinds
 
 
 def test_job_defaults_are_the_engines() -> None:
-    fields = parameters.TrainBranchParameters().fields
+    fields = job_kinds.TrainBranchParameters().fields
     assert fields["steps"].default == segmentation.DEFAULT_TRAIN_STEPS
     assert fields["pixels_per_step"].default == segmentation.DEFAULT_PIXELS_PER_STEP
 

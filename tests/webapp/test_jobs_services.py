@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from webapp.assets.models import Image
 from webapp.errors import Conflict, InvalidInput
-from webapp.jobs import kinds, services
-from webapp.jobs.kinds import JobTypeUnavailableError
+from webapp.jobs import registry, services
 from webapp.jobs.models import Job, JobStatus, JobType
+from webapp.jobs.registry import JobTypeUnavailableError
 from webapp.jobs.services import JobLimitError
 from webapp.teams.models import Role
-from webapp.teams.permissions import JOB_ACTIONS
+from webapp.teams.permissions import Action
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def running_gpu_job(lab: dict[str, Any], status: str = JobStatus.RUNNING) -> Job
     """A GPU-queue job row of the lab's team in ``status`` (as a live worker would have left it)."""
     now = timezone.now()
     return Job.objects.create(team=lab["team"], requested_by=lab["editor"], type=JobType.TRAIN_BRANCH,
-                              queue=kinds.GPU_QUEUE, status=status, started_at=now, heartbeat_at=now)
+                              queue=registry.GPU_QUEUE, status=status, started_at=now, heartbeat_at=now)
 
 
 def test_render_job_is_recorded_before_it_is_enqueued_on_the_preview_queue(
@@ -105,8 +105,12 @@ def test_malformed_render_parameters_are_refused(lab: dict[str, Any], parameters
 
 
 def test_every_job_type_has_a_kind_and_unknown_types_are_refused_by_name(lab: dict[str, Any]) -> None:
-    assert kinds.available_types() == JobType.values
-    assert set(JobType.values) <= set(JOB_ACTIONS), "each job type's permission is in teams/permissions.py"
+    assert registry.available_types() == JobType.values
+    assert {kind.type: kind.action for kind in registry.registered()} == {
+        "embed_image": Action.EDIT, "train_branch": Action.EDIT, "optimize_edit": Action.MANAGE_LIBRARY,
+        "refine": Action.MANAGE_LIBRARY, "render": Action.EDIT, "score_uncertainty": Action.ANNOTATE,
+        "import_model": Action.EDIT, "predict_mask": Action.ANNOTATE,
+    }
 
     with pytest.raises(JobTypeUnavailableError) as error:
         services.create_job(lab["editor"], lab["team"], "teleport", {})
@@ -119,7 +123,7 @@ def test_gpu_limit_counts_active_gpu_jobs_of_the_team_only(lab: dict[str, Any], 
     settings.JOBS_MAX_ACTIVE_GPU_JOBS_PER_TEAM = 2
     running_gpu_job(lab, JobStatus.RUNNING)
     running_gpu_job(lab, JobStatus.SUCCEEDED)
-    Job.objects.create(team=lab["other"], type=JobType.TRAIN_BRANCH, queue=kinds.GPU_QUEUE,
+    Job.objects.create(team=lab["other"], type=JobType.TRAIN_BRANCH, queue=registry.GPU_QUEUE,
                        status=JobStatus.RUNNING)
     services.check_gpu_limit(lab["team"])
 
@@ -230,13 +234,13 @@ def test_api_error_shapes(lab: dict[str, Any], client_for: Any, settings: Any) -
     assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "permission_denied"
     assert unavailable.status_code == 400 and unavailable.json()["error"]["code"] == "invalid"
     types = client.get("/api/jobs/types/").json()
-    assert types == {"available": kinds.available_types(), "all": JobType.values}
+    assert types == {"available": registry.available_types(), "all": JobType.values}
 
 
 def test_api_gpu_limit_answers_429(lab: dict[str, Any], client_for: Any, settings: Any) -> None:
     settings.JOBS_MAX_ACTIVE_GPU_JOBS_PER_TEAM = 1
     running_gpu_job(lab)
-    gpu_types = [kind.type for kind in kinds.KINDS.values() if kind.queue == kinds.GPU_QUEUE]
+    gpu_types = [kind.type for kind in registry.registered() if kind.queue == registry.GPU_QUEUE]
     assert gpu_types
     for job_type in gpu_types:
         response = client_for(lab["editor"]).post(

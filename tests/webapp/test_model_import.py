@@ -181,8 +181,8 @@ def test_only_editors_register_models(lab: dict[str, Any], client_for: Callable[
 
 
 def test_an_import_job_only_reads_its_own_teams_uploads(lab: dict[str, Any]) -> None:
+    from webapp.assets.job_kinds import prepare_import_model
     from webapp.errors import InvalidInput
-    from webapp.jobs.parameters import prepare_import_model
 
     with pytest.raises(InvalidInput, match="own uploads"):
         prepare_import_model(lab["editor"], lab["team"],

@@ -34,7 +34,8 @@ def test_an_annotator_predicts_the_branch_labels_and_disagreement(lab: dict[str,
     import torch
 
     from editing_engine.segmentation import segment
-    from webapp.jobs.runners.common import checked_model, image_latent, registered_branch
+    from webapp.annotations.worker_inputs import registered_branch
+    from webapp.assets.worker_inputs import checked_model, image_latent
 
     branch = train(lab)
     image = lab["images"][3]

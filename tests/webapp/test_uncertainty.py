@@ -75,7 +75,8 @@ def engine_scores(lab: dict[str, Any], branch: SegmentationBranch, images: list[
     import torch
 
     from editing_engine.segmentation import image_uncertainty
-    from webapp.jobs.runners.common import checked_model, image_latent, registered_branch
+    from webapp.annotations.worker_inputs import registered_branch
+    from webapp.assets.worker_inputs import checked_model, image_latent
 
     loaded = checked_model(lab["model"])
     ws = torch.cat([image_latent(image, loaded) for image in images])

@@ -13,9 +13,10 @@ from typing import Any
 
 from webapp.annotations.masks import encode_mask
 from webapp.annotations.services import active_branch
+from webapp.annotations.worker_inputs import registered_branch
 from webapp.assets.models import GeneratorModel
+from webapp.assets.worker_inputs import checked_model, device_of
 from webapp.errors import InvalidInput
-from webapp.jobs.runners.common import checked_model, device_of, registered_branch
 
 from .services import RenderState
 

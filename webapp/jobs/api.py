@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from webapp.api.filters import Filters, filter_by_params
 from webapp.jobs import services
-from webapp.jobs.kinds import available_types
 from webapp.jobs.models import Job, JobStatus, JobType
+from webapp.jobs.registry import available_types
 from webapp.jobs.serializers import JobCreateSerializer, JobSerializer, JobTypesSerializer
 from webapp.teams.models import Team
 from webapp.teams.permissions import Action, get_team_object_or_404

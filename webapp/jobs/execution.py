@@ -22,12 +22,12 @@ from editing_engine.errors import EngineError
 from webapp import events
 from webapp.errors import ServiceError
 from webapp.jobs.heartbeat import beating, is_stale
-from webapp.jobs.kinds import load_runner
 from webapp.jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from webapp.jobs.progress import JobHooks
+from webapp.jobs.registry import load_runner
 
 if TYPE_CHECKING:
-    from webapp.jobs.runners import Runner
+    from webapp.jobs.runner import Runner
 
 logger = logging.getLogger(__name__)
 

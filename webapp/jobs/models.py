@@ -9,7 +9,8 @@ from webapp import events
 
 
 class JobType(models.TextChoices):
-    """What a job computes; ``webapp.jobs.kinds`` says which of them this deployment can run."""
+    """What a job computes (the stored values); the domain apps register the kinds that run them
+    (``webapp.jobs.registry``), and only registered types can be requested."""
 
     EMBED_IMAGE = "embed_image", "Embed image"
     TRAIN_BRANCH = "train_branch", "Train segmentation branch"

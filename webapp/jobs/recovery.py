@@ -30,8 +30,8 @@ from django.utils import timezone
 from webapp import events
 from webapp.jobs.execution import stop_job
 from webapp.jobs.heartbeat import stale_before
-from webapp.jobs.kinds import load_runner
 from webapp.jobs.models import Job, JobStatus
+from webapp.jobs.registry import load_runner
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def broker_task_ids(queues: Iterable[str]) -> set[str] | None:
         return None
     try:
         client = redis.Redis.from_url(url, socket_timeout=5)
-        raw: list[bytes] = []
+        raw: list[bytes | str] = []
         for queue in queues:
             for key in [queue, *(f"{queue}{PRIORITY_SEPARATOR}{level}" for level in range(1, 10))]:
                 raw.extend(client.lrange(key, 0, -1))

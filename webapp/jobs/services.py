@@ -1,6 +1,7 @@
 """Job service functions: the one place that creates, cancels and looks up jobs for a user.
 
-REST views and the WebSocket consumer call these; permissions come from
+REST views, the WebSocket consumer and the domain apps' request services call these; what each
+job type needs comes from its registered kind (``webapp.jobs.registry``), and permissions from
 ``webapp.teams.permissions`` and nowhere else.
 """
 
@@ -19,12 +20,12 @@ from kombu.exceptions import OperationalError
 from webapp import events
 from webapp.errors import Conflict, InvalidInput, ServiceError
 from webapp.jobs.heartbeat import is_stale
-from webapp.jobs.kinds import GPU_QUEUE, get_kind
 from webapp.jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from webapp.jobs.recovery import end_abandoned
+from webapp.jobs.registry import GPU_QUEUE, get_kind
 from webapp.jobs.tasks import run_job
 from webapp.teams.models import Team
-from webapp.teams.permissions import Action, get_team_object_or_404, job_action, require, team_of, visible_to
+from webapp.teams.permissions import Action, get_team_object_or_404, require, team_of, visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class JobLimitError(ServiceError):
 def create_job(user: Any, team: Team, job_type: str, parameters: dict[str, Any]) -> Job:
     """Check permission and the team's GPU job limit, record the job, and enqueue it once committed."""
     kind = get_kind(job_type)
-    require(user, team, job_action(kind.type))
+    require(user, team, kind.action)
     if not isinstance(parameters, dict):
         raise InvalidInput("Job parameters must be a JSON object.", code="invalid_parameters")
     with transaction.atomic():
@@ -91,7 +92,7 @@ def request_cancel(user: Any, job: Job) -> Job:
     """Cancel a job: a queued one ends ``cancelled`` at once (and its task is revoked), a running one
     gets the cooperative flag its worker checks between steps, or ends at once when its worker is gone
     (stale heartbeat). Cancelling a cancelled job is a no-op; a finished job cannot be cancelled (409)."""
-    require(user, team_of(job), job_action(job.type))
+    require(user, team_of(job), get_kind(job.type).action)
     with transaction.atomic():
         was_queued = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
             status=JobStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()

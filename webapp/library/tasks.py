@@ -17,7 +17,7 @@ def render_strength_strip(vector_id: int) -> None:
 
     from editing_engine.rendering import encode_png, render_latent, seed_latent
     from editing_engine.vectors import load_vector
-    from webapp.jobs.runners.common import checked_model
+    from webapp.assets.worker_inputs import checked_model
 
     vector = EditVector.objects.select_related("model").filter(pk=vector_id).first()
     if vector is None or vector.strength_strip:

@@ -40,24 +40,6 @@ ALLOWED_ROLES: dict[Action, frozenset[str]] = {
 }
 """The action -> roles table; nothing else in the code base decides permissions."""
 
-JOB_ACTIONS: dict[str, Action] = {
-    "embed_image": Action.EDIT,
-    "train_branch": Action.EDIT,
-    "optimize_edit": Action.MANAGE_LIBRARY,
-    "refine": Action.MANAGE_LIBRARY,
-    "render": Action.EDIT,
-    "score_uncertainty": Action.ANNOTATE,
-    "import_model": Action.EDIT,
-    "predict_mask": Action.ANNOTATE,
-}
-"""What a member's role must allow to request a job of each type, or to cancel one."""
-
-
-def job_action(job_type: str) -> Action:
-    """The action needed to request or cancel a job of ``job_type`` (edit for a type not listed)."""
-    return JOB_ACTIONS.get(job_type, Action.EDIT)
-
-
 ACTION_WORDS: dict[Action, str] = {
     Action.VIEW: "view this team's work",
     Action.ANNOTATE: "annotate images",

@@ -6,11 +6,12 @@ from typing import Any
 
 from webapp.annotations import uncertainty
 from webapp.annotations.models import SegmentationBranch
+from webapp.annotations.worker_inputs import registered_branch
 from webapp.assets.models import GeneratorModel, Image
+from webapp.assets.worker_inputs import checked_model, image_latent
 from webapp.jobs.models import Job
 from webapp.jobs.progress import JobHooks
-from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import checked_model, image_latent, registered_branch
+from webapp.jobs.runner import Runner
 
 
 def compute(job: Job, hooks: JobHooks) -> dict[int, float]:

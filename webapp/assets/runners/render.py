@@ -7,10 +7,11 @@ from typing import Any
 
 from webapp.assets import services as assets
 from webapp.assets.models import Image
+from webapp.assets.worker_inputs import checked_model
+from webapp.errors import InvalidInput
 from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
-from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import checked_model
+from webapp.jobs.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,12 @@ def compute(job: Job, hooks: JobHooks) -> RenderOutput:
 
     image = Image.objects.select_related("model").get(pk=job.parameters["image"])
     loaded = checked_model(image.model)
-    source = {"seed": image.seed, "truncation_psi": image.truncation_psi, "job": job.pk}
-    sample = render_sample(loaded, int(image.seed), float(image.truncation_psi), source)
+    seed, psi = image.seed, image.truncation_psi
+    if seed is None or psi is None:
+        raise InvalidInput(f"Image {image.pk} is not a generator sample; there is nothing to render.",
+                           code="not_a_sample")
+    source = {"seed": seed, "truncation_psi": psi, "job": job.pk}
+    sample = render_sample(loaded, int(seed), float(psi), source)
     hooks.progress(1, 1, 0.0)
     return RenderOutput(png=sample.png, latent=sample.latent)
 

@@ -1,4 +1,4 @@
-"""Worker-side helpers shared by the runners: the registered model, encoder, branch, losses and latents."""
+"""Worker-side inputs of a registered model's jobs: its cached generator, encoder, losses, latents, masks."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image as PILImage
 
-from webapp.annotations.models import SegmentationBranch
 from webapp.assets.model_store import model_directory
 from webapp.assets.models import GeneratorModel, Image
 from webapp.assets.storage import local_copy, open_stored
-from webapp.editsessions.models import StackEntry
 from webapp.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -20,7 +18,6 @@ if TYPE_CHECKING:
     from editing_engine.checkpoints import LoadedModel
     from editing_engine.encoder import Encoder
     from editing_engine.losses import PerceptualDistance
-    from editing_engine.segmentation import SegmentationBranch as EngineBranch
 
 # An encoder trained for a model lives in this folder of the model directory (save_encoder's layout).
 ENCODER_FOLDER = "encoder"
@@ -90,43 +87,3 @@ def label_map(name: str | None) -> np.ndarray:
         if mask.mode not in ("L", "P"):
             raise InvalidInput(f"The stored mask {name} is not a PNG of label indices.", code="invalid_mask")
         return np.asarray(mask, dtype=np.uint8).copy()
-
-
-def registered_branch(branch: SegmentationBranch, loaded: LoadedModel) -> EngineBranch:
-    """The engine branch of a registered branch record, checked against the generator, on its device."""
-    from editing_engine.segmentation import branch_from_config
-    from webapp.worker_runtime import cached_part
-
-    def load() -> EngineBranch:
-        engine_branch = branch_from_config(
-            branch.config, local_copy(branch.weights.name), loaded.config, f"segmentation branch {branch.pk}"
-        )
-        return engine_branch.to(device_of(loaded))
-
-    # A branch record's weights never change (a new training is a new record).
-    key = ("branch", branch.pk, branch.weights.name, loaded.weights_hash, str(device_of(loaded)))
-    return cached_part(key, load)
-
-
-def latent_before(entry: StackEntry, loaded: LoadedModel) -> torch.Tensor:
-    """The session image's latent with the stack entries before ``entry`` applied (vectors at their scales).
-
-    Mask edits count through the vector optimised from them, at scale 1; a mask edit without a
-    vector yet changes nothing.
-    """
-    from editing_engine.vectors import apply_vectors, load_vector
-
-    ws = image_latent(entry.session.image, loaded)
-    earlier = entry.session.entries.filter(position__lt=entry.position)
-    vectors, scales = [], []
-    for previous in earlier.select_related("vector", "result_vector"):
-        if previous.vector is not None:
-            vector, scale = previous.vector, float(previous.scale or 0.0)
-        elif previous.result_vector is not None:
-            vector, scale = previous.result_vector, 1.0
-        else:
-            continue
-        shape = (ws.shape[1], ws.shape[2])
-        vectors.append(load_vector(local_copy(vector.vector.name), loaded.weights_hash, shape))
-        scales.append(scale)
-    return apply_vectors(ws, vectors, scales) if vectors else ws

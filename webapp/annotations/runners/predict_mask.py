@@ -16,11 +16,12 @@ import numpy as np
 from PIL import Image as PILImage
 
 from webapp.annotations.models import SegmentationBranch
+from webapp.annotations.worker_inputs import registered_branch
 from webapp.assets.models import Image
+from webapp.assets.worker_inputs import checked_model, image_latent
 from webapp.jobs.models import Job
 from webapp.jobs.progress import JobHooks
-from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import checked_model, image_latent, registered_branch
+from webapp.jobs.runner import Runner
 
 
 def grey_png(values: np.ndarray) -> str:

@@ -1,7 +1,8 @@
-"""Worker-side code of each job type: one module per type, each exposing ``RUNNER``.
+"""What a job kind's worker-side runner provides: compute with the engine, then store the result.
 
-These modules are imported only by worker processes (``webapp.jobs.kinds.load_runner``); they
-are where the webapp calls ``editing_engine``, always through imports inside the functions.
+Each domain app's runner modules (``webapp.<app>.runners.<type>``) expose one ``RUNNER``; they
+are imported only by worker processes (``webapp.jobs.registry.load_runner``) and are where the
+webapp calls ``editing_engine``, always through imports inside the functions.
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ from PIL import Image as PILImage
 from webapp.assets import services as assets
 from webapp.assets.models import Image
 from webapp.assets.storage import open_stored
-from webapp.jobs.models import Job, JobStatus
-from webapp.jobs.progress import JobHooks
-from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import (
+from webapp.assets.worker_inputs import (
     checked_model,
     model_encoder,
     perceptual_distance,
 )
+from webapp.jobs.models import Job, JobStatus
+from webapp.jobs.progress import JobHooks
+from webapp.jobs.runner import Runner
 
 
 @dataclass(frozen=True)

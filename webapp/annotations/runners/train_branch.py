@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webapp.annotations import services as annotations
+from webapp.annotations import services as annotation_services
 from webapp.annotations.models import AnnotationVersion
 from webapp.assets.models import GeneratorModel
+from webapp.assets.worker_inputs import checked_model, device_of, image_latent, label_map
 from webapp.jobs.models import Job
 from webapp.jobs.progress import JobHooks
-from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import checked_model, device_of, image_latent, label_map
+from webapp.jobs.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def compute(job: Job, hooks: JobHooks) -> TrainedBranch:
 def store(job: Job, output: TrainedBranch) -> dict[str, Any]:
     """Record the branch (active unless the request said otherwise) through the annotations service."""
     model = GeneratorModel.objects.get(pk=job.parameters["model"])
-    branch = annotations.register_segmentation_branch(
+    branch = annotation_services.register_segmentation_branch(
         model,
         output.weights,
         AnnotationVersion.objects.filter(pk__in=output.trained_on).select_related("image"),

@@ -23,7 +23,7 @@ from webapp.assets import storage
 from webapp.errors import InvalidInput
 from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
-from webapp.jobs.runners import Runner
+from webapp.jobs.runner import Runner
 
 MODEL_FILES = ("config.json", "weights.safetensors", "labels.json")
 # A zipped model folder may unpack to at most this many times the checkpoint size limit (zip bombs).

@@ -6,11 +6,18 @@ from dataclasses import replace
 from typing import Any
 
 from webapp.assets.storage import local_copy
+from webapp.editsessions.runners.edits import (
+    MadeVector,
+    edit_inputs,
+    job_entry,
+    latent_before,
+    make_vector,
+    store_vector,
+)
+from webapp.errors import InvalidInput
 from webapp.jobs.models import Job
 from webapp.jobs.progress import JobHooks
-from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import latent_before
-from webapp.jobs.runners.edits import MadeVector, edit_inputs, job_entry, make_vector, store_vector
+from webapp.jobs.runner import Runner
 
 
 def compute(job: Job, hooks: JobHooks) -> MadeVector:
@@ -20,12 +27,14 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
 
     inputs = edit_inputs(job)
     entry = inputs.entry
+    vector, scale = entry.vector, entry.scale
+    if vector is None or scale is None:
+        raise InvalidInput(f"Entry {entry.pk} applies no library vector to refine.", code="wrong_entry_kind")
     ws_original = latent_before(entry, inputs.loaded)
-    applied = load_vector(
-        local_copy(entry.vector.vector.name), inputs.loaded.weights_hash, tuple(ws_original.shape[1:])
-    )
-    ws_edited = apply_vectors(ws_original, [applied], [float(entry.scale)])
-    labels = list(entry.vector.labels.values_list("index", flat=True)) or applied.labels
+    shape = tuple(ws_original.shape[1:])
+    applied = load_vector(local_copy(vector.vector.name), inputs.loaded.weights_hash, shape)
+    ws_edited = apply_vectors(ws_original, [applied], [float(scale)])
+    labels = list(vector.labels.values_list("index", flat=True)) or applied.labels
     result = refine_edit(
         inputs.loaded.generator,
         inputs.branch,
@@ -43,7 +52,7 @@ def compute(job: Job, hooks: JobHooks) -> MadeVector:
         should_cancel=hooks.should_cancel,
         preview=hooks.preview,
     )
-    name = job.parameters["name"] or f"{entry.vector.name} (refined for {entry.session.image})"
+    name = job.parameters["name"] or f"{vector.name} (refined for {entry.session.image})"
     source = {"refined_from": entry.vector_id, "scale": entry.scale}
     return make_vector(job, inputs, result, ws_original, name[:100], source)
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from webapp.assets.worker_inputs import label_map
 from webapp.editsessions import services as editsessions
+from webapp.editsessions.runners.edits import (
+    MadeVector,
+    edit_inputs,
+    job_entry,
+    latent_before,
+    make_vector,
+    store_vector,
+)
 from webapp.jobs.models import Job
 from webapp.jobs.progress import JobHooks
-from webapp.jobs.runners import Runner
-from webapp.jobs.runners.common import label_map, latent_before
-from webapp.jobs.runners.edits import MadeVector, edit_inputs, job_entry, make_vector, store_vector
+from webapp.jobs.runner import Runner
 
 
 def compute(job: Job, hooks: JobHooks) -> MadeVector:

@@ -1,4 +1,4 @@
-"""What the optimize-edit and refine jobs share: loading their inputs and packaging the vector they make."""
+"""What the optimize-edit and refine jobs share: their inputs, start latent and the vector they make."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from webapp.annotations.models import SegmentationBranch
+from webapp.annotations.worker_inputs import registered_branch
+from webapp.assets.storage import local_copy
+from webapp.assets.worker_inputs import checked_model, image_latent, model_encoder, perceptual_distance
 from webapp.editsessions.models import StackEntry
 from webapp.errors import InvalidInput
 from webapp.jobs.models import Job
-from webapp.jobs.runners.common import checked_model, model_encoder, perceptual_distance, registered_branch
 from webapp.library import services as library
 
 if TYPE_CHECKING:
@@ -100,3 +102,27 @@ def store_vector(job: Job, entry: StackEntry, output: MadeVector) -> EditVector:
         thumbnails=(output.before_png, output.after_png),
         job=job,
     )
+
+
+def latent_before(entry: StackEntry, loaded: LoadedModel) -> torch.Tensor:
+    """The session image's latent with the stack entries before ``entry`` applied (vectors at their scales).
+
+    Mask edits count through the vector optimised from them, at scale 1; a mask edit without a
+    vector yet changes nothing.
+    """
+    from editing_engine.vectors import apply_vectors, load_vector
+
+    ws = image_latent(entry.session.image, loaded)
+    earlier = entry.session.entries.filter(position__lt=entry.position)
+    vectors, scales = [], []
+    for previous in earlier.select_related("vector", "result_vector"):
+        if previous.vector is not None:
+            vector, scale = previous.vector, float(previous.scale or 0.0)
+        elif previous.result_vector is not None:
+            vector, scale = previous.result_vector, 1.0
+        else:
+            continue
+        shape = (ws.shape[1], ws.shape[2])
+        vectors.append(load_vector(local_copy(vector.vector.name), loaded.weights_hash, shape))
+        scales.append(scale)
+    return apply_vectors(ws, vectors, scales) if vectors else ws
