@@ -58,6 +58,8 @@ def run(port: int) -> int:
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
             print(f"started redis-server at {redis_url}")
         env = demo_environment(redis_url)
+        # A database from before the migration squash: its old records deleted, or the file moved aside.
+        subprocess.run([sys.executable, "-m", "scripts.demo_database"], cwd=REPO_ROOT, env=env, check=True)
         migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
         subprocess.run(migrate, cwd=REPO_ROOT, env=env, check=True)
         account = subprocess.run([sys.executable, "manage.py", "demo_account"], cwd=REPO_ROOT, env=env,
