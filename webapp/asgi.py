@@ -20,7 +20,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from webapp.routing import websocket_urlpatterns  # noqa: E402
-from webapp.ws_gate import CloseCodesAtHandshake, SameOriginValidator  # noqa: E402
+from webapp.ws_gate import (  # noqa: E402
+    CloseCodesAtHandshake,
+    SameOriginValidator,
+    close_oversize_messages_with_1009,
+)
+
+close_oversize_messages_with_1009()
 
 application = ProtocolTypeRouter(
     {

@@ -12,6 +12,8 @@
   exhausted; 1011 for any other error, which is logged.
 * ``NotFoundConsumer``: the last route; a path no route matches is closed with 4404 instead of
   failing with a server error.
+* ``close_oversize_messages_with_1009``: a frame or message over daphne's 1 MiB limit closes the
+  socket with 1009 ("message too big") and autobahn's reason, instead of a dropped connection.
 """
 
 from __future__ import annotations
@@ -144,3 +146,16 @@ class NotFoundConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         """Refuse the handshake with 4404."""
         await self.close(code=CLOSE_NOT_FOUND)
+
+
+def close_oversize_messages_with_1009() -> None:
+    """Make daphne answer a message over its size limit with a 1009 close frame and a reason.
+
+    daphne's WebSocket layer (autobahn) fails such a connection by dropping TCP (``failByDrop``,
+    which daphne offers no option for), so the client sees 1006 and no reason. autobahn takes a
+    protocol class's own value of an option before the factory's; with ``failByDrop`` off it
+    sends a close frame instead (the same goes for protocol errors: 1002, invalid UTF-8: 1007).
+    """
+    from daphne.ws_protocol import WebSocketProtocol
+
+    WebSocketProtocol.failByDrop = False

@@ -92,12 +92,17 @@ def next_close_code(connection: Connection, stop_at_text: bool = False) -> int |
 
     With ``stop_at_text``, return 0 at the first text frame instead.
     """
+    return next_close(connection, stop_at_text)[0]
+
+
+def next_close(connection: Connection, stop_at_text: bool = False) -> tuple[int | None, str]:
+    """Like ``next_close_code``, with the close frame's reason ("" when it has none)."""
     buffer = b""
     while True:
         while len(buffer) < 2:
             chunk = connection.recv(65536)
             if not chunk:
-                return None
+                return None, ""
             buffer += chunk
         opcode, length = buffer[0] & 0x0F, buffer[1] & 0x7F
         header = 2 + {126: 2, 127: 8}.get(length, 0)
@@ -110,13 +115,15 @@ def next_close_code(connection: Connection, stop_at_text: bool = False) -> int |
         while len(buffer) < header + length:
             chunk = connection.recv(65536)
             if not chunk:
-                return None
+                return None, ""
             buffer += chunk
         payload, buffer = buffer[header:header + length], buffer[header + length:]
         if opcode == 0x8:
-            return int(struct.unpack(">H", payload[:2])[0]) if len(payload) >= 2 else None
+            if len(payload) < 2:
+                return None, ""
+            return int(struct.unpack(">H", payload[:2])[0]), payload[2:].decode()
         if opcode == 0x1 and stop_at_text:
-            return 0
+            return 0, ""
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -141,8 +148,8 @@ def test_refusals_are_close_codes_not_http_errors(daphne_port: int, path: str, c
         assert next_close_code(connection) == code
 
 
-def test_a_frame_over_one_mib_ends_the_connection_without_a_code(daphne_port: int, django_user_model: Any
-                                                                  ) -> None:
+def test_a_message_over_one_mib_is_closed_with_1009_and_a_reason(daphne_port: int, django_user_model: Any
+                                                                   ) -> None:
     from webapp.jobs.models import Job
     from webapp.teams.models import Membership, Role, Team
 
@@ -160,4 +167,11 @@ def test_a_frame_over_one_mib_ends_the_connection_without_a_code(daphne_port: in
         connection.sendall(text_frame(b"x" * 1000))
         assert next_close_code(connection, stop_at_text=True) == 0  # read_only error; still open
         connection.sendall(text_frame(b"x" * (1024 * 1024 + 1)))
-        assert next_close_code(connection) is None
+        code, reason = next_close(connection)
+    assert code == 1009  # "message too big", not a dropped TCP connection (1006 in a browser)
+    assert "exceeds payload limit of 1048576 octets" in reason
+    # The server is fine: the client that reconnects gets its snapshot again.
+    connection, status = handshake(daphne_port, f"/ws/jobs/{job.pk}/", cookie)
+    with connection:
+        assert status.startswith("HTTP/1.1 101"), status
+        assert next_close_code(connection, stop_at_text=True) == 0

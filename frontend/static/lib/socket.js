@@ -4,6 +4,33 @@
 /** Close codes after which reconnecting cannot help (not signed in, forbidden, not found). */
 export const PERMANENT_CLOSE_CODES = new Set([4401, 4403, 4404]);
 
+/** daphne's limit on one message (docs/protocol.md): larger ones close the socket with 1009. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** The close code of a message over the server's limit ("message too big"). */
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
+
+/** A message the server would refuse for its size; thrown by `send` before anything is sent. */
+export class MessageTooLargeError extends RangeError {
+  constructor(bytes) {
+    super(`message of ${bytes} bytes is over the server's limit of ${MAX_MESSAGE_BYTES} bytes`);
+    this.name = "MessageTooLargeError";
+    this.bytes = bytes;
+  }
+}
+
+/** The size in bytes of a WebSocket message: UTF-8 for text, the length of binary data. */
+export function messageBytes(data) {
+  if (typeof data === "string") return new TextEncoder().encode(data).length;
+  if (typeof Blob !== "undefined" && data instanceof Blob) return data.size;
+  return data.byteLength;
+}
+
+/** The status line after a close: the server's reason when it gave one. */
+export function closeStatus(event, delayMs) {
+  const why = event.reason ? ` (${event.reason})` : "";
+  return `disconnected${why}, reconnecting in ${Math.ceil(delayMs / 1000)} s…`;
+}
+
 /** The wait before reconnect attempt `attempt` (0-based): doubling from minMs up to maxMs, +-jitter. */
 export function backoffDelay(attempt, { minMs = 500, maxMs = 15000, jitter = 0.2, random = Math.random } = {}) {
   const base = Math.min(maxMs, minMs * 2 ** attempt);
@@ -30,6 +57,7 @@ export class ReconnectingSocket {
     this.options = options;
     this.attempt = 0;
     this.closedByUs = false;
+    this.refusedMessage = false;
     this.timer = null;
     this.connect();
   }
@@ -39,8 +67,14 @@ export class ReconnectingSocket {
     return Boolean(this.socket) && this.socket.readyState === WebSocket.OPEN;
   }
 
-  /** Send `data` if the socket is open; returns whether it was sent. */
+  /**
+   * Send `data` if the socket is open; returns whether it was sent. A message over
+   * MAX_MESSAGE_BYTES throws MessageTooLargeError and the socket stays open (the server would
+   * close it with 1009).
+   */
   send(data) {
+    const bytes = messageBytes(data);
+    if (bytes > MAX_MESSAGE_BYTES) throw new MessageTooLargeError(bytes);
     if (!this.isOpen) return false;
     this.socket.send(data);
     return true;
@@ -58,7 +92,9 @@ export class ReconnectingSocket {
     this.socket = new WebSocket(this.url);
     this.socket.binaryType = binaryType;
     this.socket.addEventListener("open", () => {
-      this.attempt = 0;
+      // After a 1009 the backoff keeps growing: reconnecting to resend the same message must not loop.
+      if (!this.refusedMessage) this.attempt = 0;
+      this.refusedMessage = false;
       if (onStatus) onStatus("connected");
       if (onOpen) onOpen();
     });
@@ -67,9 +103,10 @@ export class ReconnectingSocket {
       const willReconnect = !this.closedByUs && !PERMANENT_CLOSE_CODES.has(event.code);
       if (onClose) onClose(event, willReconnect);
       if (!willReconnect) return;
+      this.refusedMessage = event.code === CLOSE_MESSAGE_TOO_BIG;
       const delay = backoffDelay(this.attempt, this.options);
       this.attempt += 1;
-      if (onStatus) onStatus(`disconnected, reconnecting in ${Math.ceil(delay / 1000)} s…`);
+      if (onStatus) onStatus(closeStatus(event, delay));
       this.timer = setTimeout(() => this.connect(), delay);
     });
   }
@@ -124,7 +161,12 @@ export class LatestValueSender {
     const message = this.encode(value);
     const timer = setTimeout(() => { this.reset(); this.pump(); }, this.timeoutMs);
     this.inFlight = { value, message, timer };
-    this.socket.send(typeof message === "string" ? message : JSON.stringify(message));
+    try {
+      this.socket.send(typeof message === "string" ? message : JSON.stringify(message));
+    } catch (error) {
+      this.clear(); // never retried: the same message would fail the same way
+      throw error;
+    }
   }
 
   clear() {
