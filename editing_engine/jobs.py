@@ -7,17 +7,26 @@ one function here, which returns file bytes and numbers ready to store; the engi
 
 from __future__ import annotations
 
+import io
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .checkpoints import LoadedModel
 from .editing import EditResult
 from .encoder import Encoder
 from .losses import PerceptualDistance
 from .progress import CancelCheck, ProgressCallback
+from .segmentation import SegmentationBranch
+
+# One annotated image: its W+ latent ``[1, num_ws, w_dim]`` (on the generator's device) and its
+# ``[H, W]`` label indices at the model's resolution.
+Annotation = tuple[torch.Tensor, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,28 @@ class PackagedVector:
     loss_curve: list[float]
     before_png: bytes
     after_png: bytes
+
+
+@dataclass(frozen=True)
+class TrainedBranch:
+    """A trained branch: its weights file (safetensors), config, final loss and held-out IoU figures."""
+
+    weights: bytes
+    config: dict[str, object]
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PredictedMask:
+    """A branch's prediction for one image: labels and ensemble disagreement as greyscale PNGs.
+
+    ``uncertainty_png`` holds the Jensen-Shannon divergence per pixel on 0-255 (255: ln 2 nats
+    or more, two members fully disagreeing); ``mean_uncertainty`` is its mean on 0-1.
+    """
+
+    labels_png: bytes
+    uncertainty_png: bytes
+    mean_uncertainty: float
 
 
 def render_sample(
@@ -120,3 +151,91 @@ def package_vector(
         before_png=encode_png(to_uint8_image(before_image)),
         after_png=encode_png(to_uint8_image(result.image)),
     )
+
+
+def train_segmentation_branch(
+    loaded: LoadedModel,
+    training: Sequence[Annotation],
+    held_out: Sequence[Annotation],
+    label_names: Sequence[str],
+    *,
+    members: int,
+    steps: int,
+    pixels_per_step: int,
+    seed: int,
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> TrainedBranch:
+    """Train a branch of ``members`` on ``training`` and measure per-label IoU on ``held_out`` (if any).
+
+    ``metrics`` holds ``final_loss`` (the last step's loss) and, with held-out annotations,
+    ``per_label_iou`` (by label name, 4 decimals, None for a label absent from both prediction
+    and target) and ``mean_iou`` over the labels that have one.
+    """
+    from . import segmentation
+    from .metrics import per_label_iou
+
+    config = segmentation.BranchConfig.for_generator(
+        loaded.config, num_labels=len(label_names), num_members=members
+    )
+    device = next(loaded.generator.parameters()).device
+    branch = segmentation.SegmentationBranch(config, seed=seed).to(device)
+    losses: list[float] = []
+
+    def track(step: int, total: int, loss: float) -> None:
+        losses[:] = [loss]
+        if progress is not None:
+            progress(step, total, loss)
+
+    segmentation.train_branch(
+        loaded.generator, branch, list(training), steps=steps, pixels_per_step=pixels_per_step,
+        progress=track, should_cancel=should_cancel, seed=seed,
+    )
+    metrics: dict[str, Any] = {"final_loss": losses[-1]}
+    if held_out:
+        predictions = [segmentation.segment(loaded.generator, branch, ws) for ws, _ in held_out]
+        predicted = torch.stack([prediction.labels[0].cpu() for prediction in predictions])
+        target = torch.stack([torch.as_tensor(labels).long() for _, labels in held_out])
+        iou = per_label_iou(predicted, target, len(label_names))
+        present = [float(value) for value in iou if not math.isnan(value)]
+        metrics["per_label_iou"] = {
+            name: None if math.isnan(value) else round(float(value), 4)
+            for name, value in zip(label_names, iou, strict=True)
+        }
+        metrics["mean_iou"] = round(sum(present) / len(present), 4) if present else None
+    return TrainedBranch(weights=segmentation.branch_weights_bytes(branch), config=config.to_dict(),
+                         metrics=metrics)
+
+
+def score_uncertainty(
+    loaded: LoadedModel,
+    branch: SegmentationBranch,
+    latents: Sequence[torch.Tensor],
+    progress: ProgressCallback | None = None,
+    should_cancel: CancelCheck | None = None,
+) -> list[float]:
+    """The ensemble's mean Jensen-Shannon divergence (nats) on each latent ``[1, num_ws, w_dim]``."""
+    from .segmentation import image_uncertainty
+
+    scores = image_uncertainty(loaded.generator, branch, torch.cat(list(latents)), progress=progress,
+                               should_cancel=should_cancel)
+    return [float(score) for score in scores.tolist()]
+
+
+def predict_mask(loaded: LoadedModel, branch: SegmentationBranch, ws: torch.Tensor) -> PredictedMask:
+    """Segment ``ws [1, num_ws, w_dim]`` with ``branch``: its labels and where the ensemble disagrees."""
+    from .segmentation import segment
+
+    with torch.no_grad():
+        output = segment(loaded.generator, branch, ws)
+    labels = output.labels[0].cpu().numpy()
+    uncertainty = np.clip(output.uncertainty[0].cpu().numpy() / math.log(2), 0, 1)
+    return PredictedMask(labels_png=grey_png(labels), uncertainty_png=grey_png(np.round(uncertainty * 255)),
+                         mean_uncertainty=float(uncertainty.mean()))
+
+
+def grey_png(values: np.ndarray) -> bytes:
+    """A map of values in 0-255 as a greyscale PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(values.astype(np.uint8), mode="L").save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from editing_engine import formats
@@ -770,15 +770,19 @@ def train_branch(
 # --- files -----------------------------------------------------------------------------------
 
 
+def branch_weights_bytes(branch: SegmentationBranch) -> bytes:
+    """The branch's ``branch.safetensors`` file (its state dict on the CPU) as bytes."""
+    return save({k: v.detach().cpu().contiguous() for k, v in branch.state_dict().items()})
+
+
 def save_branch(
     path: str | Path, branch: SegmentationBranch, metadata: dict[str, object] | None = None
 ) -> Path:
     """Write ``branch.json`` (config + metadata) and ``branch.safetensors`` into directory ``path``."""
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in branch.state_dict().items()}
     tmp_weights = directory / (BRANCH_WEIGHTS_FILE + ".tmp")
-    save_file(tensors, str(tmp_weights))
+    tmp_weights.write_bytes(branch_weights_bytes(branch))
     tmp_weights.replace(directory / BRANCH_WEIGHTS_FILE)
     document = {"format": BRANCH_FORMAT, "branch": branch.config.to_dict(), "metadata": metadata or {}}
     tmp_config = directory / (BRANCH_CONFIG_FILE + ".tmp")

@@ -8,12 +8,7 @@ PNGs (one byte a pixel at the model's resolution) carried in the job's result.
 from __future__ import annotations
 
 import base64
-import io
-import math
-from typing import Any
-
-import numpy as np
-from PIL import Image as PILImage
+from typing import TYPE_CHECKING, Any
 
 from webapp.annotations.models import SegmentationBranch
 from webapp.annotations.worker_inputs import registered_branch
@@ -23,36 +18,26 @@ from webapp.jobs.models import Job
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runner import Runner
 
-
-def grey_png(values: np.ndarray) -> str:
-    """A uint8 map as a base64 greyscale PNG."""
-    buffer = io.BytesIO()
-    PILImage.fromarray(values.astype(np.uint8), mode="L").save(buffer, format="PNG", optimize=True)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+if TYPE_CHECKING:
+    from editing_engine.jobs import PredictedMask
 
 
-def compute(job: Job, hooks: JobHooks) -> dict[str, Any]:
-    """Segment the image's latent with the branch: labels, and the ensemble's Jensen-Shannon
-    divergence per pixel on 0-255 (255: ln 2 nats or more, two members fully disagreeing)."""
-    import torch
-
-    from editing_engine.segmentation import segment
+def compute(job: Job, hooks: JobHooks) -> PredictedMask:
+    """Segment the image's latent with the branch chosen at request time (``jobs.predict_mask``)."""
+    from editing_engine.jobs import predict_mask
 
     image = Image.objects.select_related("model").get(pk=job.parameters["image"])
     loaded = checked_model(image.model)
     branch = registered_branch(SegmentationBranch.objects.get(pk=job.parameters["branch"]), loaded)
-    with torch.no_grad():
-        output = segment(loaded.generator, branch, image_latent(image, loaded))
-    labels = output.labels[0].cpu().numpy()
-    uncertainty = np.clip(output.uncertainty[0].cpu().numpy() / math.log(2), 0, 1)
-    return {"labels": labels, "uncertainty": np.round(uncertainty * 255), "mean": float(uncertainty.mean())}
+    return predict_mask(loaded, branch, image_latent(image, loaded))
 
 
-def store(job: Job, output: dict[str, Any]) -> dict[str, Any]:
-    """The prediction's maps as PNGs (labels: values are label indices; uncertainty: 255 = ln 2 nats)."""
+def store(job: Job, output: PredictedMask) -> dict[str, Any]:
+    """The prediction's maps as base64 PNGs (labels: label indices; uncertainty: 255 = ln 2 nats)."""
     return {"image": job.parameters["image"], "branch": job.parameters["branch"],
-            "labels_png": grey_png(output["labels"]), "uncertainty_png": grey_png(output["uncertainty"]),
-            "mean_uncertainty": output["mean"]}
+            "labels_png": base64.b64encode(output.labels_png).decode("ascii"),
+            "uncertainty_png": base64.b64encode(output.uncertainty_png).decode("ascii"),
+            "mean_uncertainty": output.mean_uncertainty}
 
 
 RUNNER = Runner(compute=compute, store=store)

@@ -16,9 +16,7 @@ from webapp.jobs.runner import Runner
 
 def compute(job: Job, hooks: JobHooks) -> dict[int, float]:
     """Mean Jensen-Shannon divergence of the branch's ensemble on each requested image (by image id)."""
-    import torch
-
-    from editing_engine.segmentation import image_uncertainty
+    from editing_engine.jobs import score_uncertainty
 
     parameters = job.parameters
     model = GeneratorModel.objects.get(pk=parameters["model"])
@@ -27,10 +25,9 @@ def compute(job: Job, hooks: JobHooks) -> dict[int, float]:
     images = list(Image.objects.filter(pk__in=parameters["images"], model=model).order_by("pk"))
     if not images:
         return {}
-    ws = torch.cat([image_latent(image, loaded) for image in images])
-    scores = image_uncertainty(loaded.generator, branch, ws, progress=hooks.progress,
-                               should_cancel=hooks.should_cancel)
-    return {image.pk: float(score) for image, score in zip(images, scores.tolist(), strict=True)}
+    scores = score_uncertainty(loaded, branch, [image_latent(image, loaded) for image in images],
+                               progress=hooks.progress, should_cancel=hooks.should_cancel)
+    return {image.pk: score for image, score in zip(images, scores, strict=True)}
 
 
 def store(job: Job, output: dict[int, float]) -> dict[str, Any]:
