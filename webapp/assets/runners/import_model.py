@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
+from editing_engine import formats, taxonomy
 from webapp.assets import services as assets
 from webapp.assets import storage
 from webapp.errors import InvalidInput
@@ -25,7 +26,11 @@ from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.progress import JobHooks
 from webapp.jobs.runner import Runner
 
-MODEL_FILES = ("config.json", "weights.safetensors", "labels.json")
+# A PartEdit model folder's files, as the engine's torch-free format layer names them.
+CONFIG_FILE = formats.GENERATOR_CONFIG_FILE
+WEIGHTS_FILE = formats.GENERATOR_WEIGHTS_FILE
+LABELS_FILE = taxonomy.LABELS_FILE
+MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, LABELS_FILE)
 # A zipped model folder may unpack to at most this many times the checkpoint size limit (zip bombs).
 UNPACKED_LIMIT_FACTOR = 2
 
@@ -42,9 +47,9 @@ def unpack_model_zip(archive: Path, folder: Path) -> Path:
             members = {PurePosixPath(info.filename): info for info in bundle.infolist() if not info.is_dir()}
             found = {path.name: info for path, info in members.items()
                      if path.name in MODEL_FILES and len(path.parts) <= 2}
-            if "config.json" not in found or "weights.safetensors" not in found:
+            if CONFIG_FILE not in found or WEIGHTS_FILE not in found:
                 raise InvalidInput(
-                    "The zip holds no PartEdit model folder (config.json, weights.safetensors).",
+                    f"The zip holds no PartEdit model folder ({CONFIG_FILE}, {WEIGHTS_FILE}).",
                     code="invalid_checkpoint",
                 )
             limit = UNPACKED_LIMIT_FACTOR * settings.PARTEDIT_MAX_CHECKPOINT_BYTES
@@ -84,13 +89,13 @@ def compute(job: Job, hooks: JobHooks) -> str:
         own_labels = None
         if suffix == ".zip":
             source = unpack_model_zip(source, Path(work) / "model")
-            own_labels = source / "labels.json" if (source / "labels.json").exists() else None
+            own_labels = source / LABELS_FILE if (source / LABELS_FILE).exists() else None
         hooks.progress(1, 2, 0.0)
         convert(source, destination, parameters["filename"])
         if own_labels is not None:
-            shutil.copyfile(own_labels, destination / "labels.json")
+            shutil.copyfile(own_labels, destination / LABELS_FILE)
         elif parameters.get("labels"):
-            (destination / "labels.json").write_text(json.dumps({"labels": parameters["labels"]}, indent=1))
+            (destination / LABELS_FILE).write_text(json.dumps({"labels": parameters["labels"]}, indent=1))
         else:
             raise InvalidInput("The checkpoint has no part-label taxonomy; give its labels with the upload.",
                                code="invalid_taxonomy")
