@@ -7,9 +7,11 @@
   daphne answers with a bare HTTP 403 that browsers cannot tell apart from a network error. This
   middleware accepts first and then closes, so the client sees the consumer's close code (4401,
   4403, 4404, ...; docs/protocol.md). A consumer that fails (daphne would answer HTTP 500 at the
-  handshake, or drop an open socket) is closed the same way: 1013 ("try again later") when Redis,
+  handshake, or drop an open socket) is closed the same way: 4503 ("try again later") when Redis,
   which carries the channel layer, is unreachable or the database connection pool stays
-  exhausted; 1011 for any other error, which is logged.
+  exhausted; 4500 for any other error, which is logged. (The standard 1013 and 1011 cannot be
+  used: daphne's WebSocket layer, autobahn, refuses to send any code but 1000 and 3000-4999 for
+  an application, and the socket then stayed open with nothing behind it.)
 * ``NotFoundConsumer``: the last route; a path no route matches is closed with 4404 instead of
   failing with a server error.
 * ``close_oversize_messages_with_1009``: a frame or message over daphne's 1 MiB limit closes the
@@ -40,8 +42,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
+# In the private range like 4401/4403/4404, after the HTTP status of the same meaning.
+CLOSE_INTERNAL_ERROR = 4500
+CLOSE_TRY_AGAIN_LATER = 4503
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_NOT_FOUND = 4404
 DEFAULT_PORTS = {"http": 80, "https": 443}

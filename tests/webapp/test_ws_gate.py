@@ -76,7 +76,7 @@ def member_with_a_job() -> tuple[str, int]:
     return browser.cookies["sessionid"].value, job.pk
 
 
-async def test_a_redis_outage_closes_the_socket_with_1013(settings: Any) -> None:
+async def test_a_redis_outage_closes_the_socket_with_4503(settings: Any) -> None:
     from channels.db import database_sync_to_async
 
     from scripts.local_stack import free_port
@@ -88,10 +88,10 @@ async def test_a_redis_outage_closes_the_socket_with_1013(settings: Any) -> None
     client = WebsocketCommunicator(application, f"/ws/jobs/{job_id}/",
                                    headers=[(b"host", b"127.0.0.1:8000"), (b"origin", SITE.encode()),
                                             (b"cookie", f"sessionid={session}".encode())])
-    assert await close_code_after_accept(client) == 1013
+    assert await close_code_after_accept(client) == 4503
 
 
-async def test_an_exhausted_database_pool_closes_the_socket_with_1013() -> None:
+async def test_an_exhausted_database_pool_closes_the_socket_with_4503() -> None:
     from django.db import OperationalError
     from psycopg_pool import PoolTimeout
 
@@ -106,4 +106,4 @@ async def test_an_exhausted_database_pool_closes_the_socket_with_1013() -> None:
 
     gate = CloseCodesAtHandshake(consumer_waiting_in_vain_for_a_connection)
     client = WebsocketCommunicator(gate, "/ws/jobs/1/")
-    assert await close_code_after_accept(client) == 1013
+    assert await close_code_after_accept(client) == 4503
