@@ -28,3 +28,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The test client speaks plain HTTP: no redirect to HTTPS (the production default behind TLS).
 SECURE_SSL_REDIRECT = False
+# The test process never pools its database connections (test threads would each hold one of the
+# pool's for good; webapp/asgi.py, which installs the pool, is imported by the WebSocket tests).
+# The daphne processes that integration tests start use the production settings, pool included.
+DATABASE_POOL = None
