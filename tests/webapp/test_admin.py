@@ -16,6 +16,7 @@ from webapp.annotations.models import SegmentationBranch
 from webapp.annotations.services import register_segmentation_branch, save_annotation_version
 from webapp.annotations.uncertainty import store_uncertainty_scores
 from webapp.editsessions import services as sessions
+from webapp.editsessions.vectors import add_session_vector
 from webapp.library import services as library
 from webapp.teams.models import Role
 
@@ -46,6 +47,7 @@ def operator(make_user: Any, make_team: Any, make_model: Any, make_image: Any) -
     vector = library.create_edit_vector(owner, model, vector_bytes(model), "v", tags=["t"])
     session = sessions.create_session(owner, image)
     sessions.add_vector_entry(owner, session, 0, vector, 1.0, op_id="op-1")
+    add_session_vector(owner, session, vector_bytes(model), "saved from the session")
     client = Client()
     client.force_login(get_user_model().objects.create_superuser("root", "root@example.org", "pw"))
     return client
@@ -61,6 +63,20 @@ def test_admin_list_and_detail_pages_render(operator: Client, model: Any) -> Non
 
     assert listing.status_code == 200 and f'href="{base}{obj.pk}/change/' in listing.content.decode()
     assert detail.status_code == 200 and detail.context["original"] == obj
+
+
+def test_the_vector_page_shows_the_session_it_was_made_in(operator: Client) -> None:
+    from webapp.editsessions.models import EditSession
+    from webapp.library.models import EditVector
+
+    saved, uploaded = EditVector.objects.get(name="saved from the session"), EditVector.objects.get(name="v")
+    session = str(EditSession.objects.get())
+
+    saved_page = operator.get(f"/admin/library/editvector/{saved.pk}/change/").content.decode()
+    uploaded_page = operator.get(f"/admin/library/editvector/{uploaded.pk}/change/").content.decode()
+
+    assert "Source session" in saved_page and session in saved_page
+    assert "Source session" in uploaded_page and session not in uploaded_page
 
 
 def test_operator_activates_a_branch_with_the_admin_action(operator: Client) -> None:

@@ -11,6 +11,7 @@ import pytest
 from tests.webapp.factories import RESOLUTION, mask_png, vector_bytes
 from webapp.editsessions import services as sessions
 from webapp.editsessions.models import EditSession, StackEntry
+from webapp.editsessions.vectors import add_session_vector
 from webapp.errors import InvalidInput
 from webapp.library import services as library
 from webapp.library.models import EditVector
@@ -159,14 +160,12 @@ def test_an_optimisation_result_is_linked_to_its_mask_edit(lab: Any, make_model:
     sessions.add_mask_edit_entry(lab["editor"], session, 0, mask_png(np.ones((RESOLUTION, RESOLUTION))))
     vector_entry_session = sessions.add_vector_entry(lab["editor"], session, 1, lab["vector"], 1.0)
     mask_entry, vector_entry = vector_entry_session.entries.order_by("position")
-    made = library.create_edit_vector(
-        lab["editor"], lab["model"], vector_bytes(lab["model"]), "made", source_session=session
-    )
+    made = add_session_vector(lab["editor"], session, vector_bytes(lab["model"]), "made")
 
     sessions.attach_result_vector(mask_entry, made)
 
     mask_entry.refresh_from_db()
-    assert mask_entry.result_vector == made and made.source_session == session
+    assert mask_entry.result_vector == made and made.source_session_id == session.pk
     with pytest.raises(InvalidInput):
         sessions.attach_result_vector(vector_entry, made)
     other = make_model(lab["model"].team, weights_hash="e" * 64, name="other")

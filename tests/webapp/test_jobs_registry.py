@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from tests.webapp.import_scan import imported_modules, package_of
 from webapp.jobs import registry
 from webapp.jobs.models import JobType
 from webapp.jobs.registry import JobKind, JobTypeUnavailableError
@@ -15,25 +15,6 @@ from webapp.teams.permissions import Action
 
 JOBS_PACKAGE = Path(__file__).resolve().parents[2] / "webapp" / "jobs"
 DOMAIN_APPS = ("annotations", "assets", "library", "editsessions", "preview", "studio")
-
-
-def imported_modules(source: str, package: list[str]) -> set[str]:
-    """The absolute names of the modules ``source`` imports, relative ones resolved against ``package``."""
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package[: len(package) - node.level + 1] if node.level else []
-            module = ".".join([*base, *([node.module] if node.module else [])])
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
-    return names
-
-
-def package_of(path: Path) -> list[str]:
-    """The package a file of ``webapp/jobs`` belongs to, as name parts (``webapp.jobs.management``)."""
-    return ["webapp", *path.relative_to(JOBS_PACKAGE.parent).parent.parts]
 
 
 def test_the_jobs_package_imports_no_domain_app() -> None:

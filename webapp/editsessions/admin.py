@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from webapp.api.files import admin_file_link
 
-from .models import EditSession, StackEntry, StackOperation
+from .models import EditSession, SessionVector, StackEntry, StackOperation
 
 
 class StackEntryInline(admin.TabularInline):
@@ -52,6 +52,20 @@ class StackEntryAdmin(admin.ModelAdmin):
 
     list_display = ["__str__", "kind", "vector", "scale", "created_at"]
     list_filter = ["kind"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SessionVector)
+class SessionVectorAdmin(admin.ModelAdmin):
+    """Which session each library vector was made in (read-only: the app records it)."""
+
+    list_display = ["vector", "session"]
+    list_filter = ["session__image__team"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -102,3 +102,24 @@ class StackOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.op_id} in {self.session}"
+
+
+class SessionVector(models.Model):
+    """A library vector made in a session (its stack saved as one vector, or a mask edit optimised).
+
+    The library shows it as the vector's ``source_session``; the link lives here so that the
+    library app depends on nothing of the edit sessions.
+    """
+
+    TEAM_PATH = "session__image__team"
+
+    vector = models.OneToOneField(
+        EditVector, on_delete=models.CASCADE, primary_key=True, related_name="session_origin"
+    )
+    session = models.ForeignKey(EditSession, on_delete=models.CASCADE, related_name="made_vectors")
+
+    class Meta:
+        ordering = ["session_id", "vector_id"]
+
+    def __str__(self) -> str:
+        return f"{self.vector} from {self.session}"

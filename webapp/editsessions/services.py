@@ -43,6 +43,7 @@ from webapp.library.models import EditVector
 from webapp.teams.permissions import Action, require
 
 from .models import EditSession, StackEntry, StackOperation
+from .vectors import add_session_vector
 
 logger = logging.getLogger(__name__)
 
@@ -491,9 +492,8 @@ def save_stack_as_vector(user: Any, session: EditSession, name: str, description
         "created_at": clock.now().isoformat(timespec="seconds"), "delta_norm": float(np.linalg.norm(total)),
     }
     data = save_safetensors({"delta": total}, metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
-    return library.create_edit_vector(user, model, data, name, description=description, tags=tags or [],
-                                      label_indices=sorted(labels), source_image=session.image,
-                                      source_session=session)
+    return add_session_vector(user, session, data, name, description=description, tags=tags or [],
+                              label_indices=sorted(labels))
 
 
 @dataclass(frozen=True)

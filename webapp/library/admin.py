@@ -33,6 +33,12 @@ class EditVectorAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
+    @admin.display(description="source session")
+    def source_session(self, vector: EditVector) -> object:
+        """The edit session the vector was made in, if any (the link is on the edit-session side)."""
+        origin = getattr(vector, "session_origin", None)
+        return origin.session if origin is not None else None
+
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):

@@ -29,7 +29,9 @@ class EditVector(models.Model):
     """A W+ edit offset (a file) made with one generator model; applicable only to that model."""
 
     TEAM_PATH = "team"
-    # Where a vector came from and how it was made: shown by the API, read-only in the admin.
+    # Where a vector came from and how it was made: shown by the API, read-only in the admin
+    # (``source_session`` is no field here: the serializer reads ``source_session_id``, the admin
+    # has its own display of it).
     PROVENANCE_FIELDS = (
         "author",
         "source_image",
@@ -55,13 +57,6 @@ class EditVector(models.Model):
     )
     source_image = models.ForeignKey(
         Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="derived_vectors"
-    )
-    source_session = models.ForeignKey(
-        "editsessions.EditSession",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="created_vectors",
     )
     job = models.OneToOneField(
         "jobs.Job",
@@ -100,3 +95,13 @@ class EditVector(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def source_session_id(self) -> int | None:
+        """The edit session the vector was made in (None if none).
+
+        The link is the session's ``editsessions.SessionVector`` row (reverse accessor
+        ``session_origin``), so that the library depends on no edit-session model.
+        """
+        origin = getattr(self, "session_origin", None)
+        return origin.session_id if origin is not None else None

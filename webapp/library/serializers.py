@@ -20,6 +20,7 @@ class EditVectorSerializer(serializers.ModelSerializer):
     )
     labels = PartLabelSerializer(many=True, read_only=True)
     author = serializers.CharField(source="author.username", read_only=True, default=None)
+    source_session = serializers.IntegerField(source="source_session_id", read_only=True, allow_null=True)
     files = serializers.SerializerMethodField()
 
     class Meta:

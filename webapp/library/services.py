@@ -73,7 +73,6 @@ def create_edit_vector(
     label_indices: Iterable[int] | None = None,
     scales: tuple[float, float, float] = (1.0, -2.0, 2.0),
     source_image: Image | None = None,
-    source_session: Any = None,
     loss_curve: list[float] | None = None,
     thumbnails: tuple[bytes | None, bytes | None] = (None, None),
     job: Any = None,
@@ -91,8 +90,6 @@ def create_edit_vector(
     check_description(description.strip())
     if source_image is not None and source_image.model_id != model.pk:
         raise IncompatibleVector("The source image belongs to another model.")
-    if source_session is not None and source_session.image.model_id != model.pk:
-        raise IncompatibleVector("The source session edits an image of another model.")
     check_scales(*scales)
     metadata = check_vector_file(data, model)
     indices = set(label_indices if label_indices is not None else metadata.get("labels") or [])
@@ -111,7 +108,6 @@ def create_edit_vector(
             vector=files.write(storage.unique_name(folder, ".safetensors"), data),
             author=user,
             source_image=source_image,
-            source_session=source_session,
             job=job,
             settings=metadata.get("settings") or {},
             loss_curve=loss_curve or metadata.get("loss_curve") or [],

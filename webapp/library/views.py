@@ -57,7 +57,7 @@ class EditVectorListView(generics.ListAPIView):
         vectors = filter_by_params(vectors, self.request, VECTOR_FILTERS)
         if query := self.request.query_params.get("q", "").strip():
             vectors = vectors.filter(Q(name__icontains=query) | Q(description__icontains=query))
-        return vectors.select_related("author").prefetch_related("tags", "labels")
+        return vectors.select_related("author", "session_origin").prefetch_related("tags", "labels")
 
     @extend_schema(request=EditVectorUploadSerializer, responses={201: EditVectorSerializer})
     def post(self, request: Request) -> Response:

@@ -10,9 +10,9 @@ from webapp.annotations.worker_inputs import registered_branch
 from webapp.assets.storage import local_copy
 from webapp.assets.worker_inputs import checked_model, image_latent, model_encoder, perceptual_distance
 from webapp.editsessions.models import StackEntry
+from webapp.editsessions.vectors import add_session_vector
 from webapp.errors import InvalidInput
 from webapp.jobs.models import Job
-from webapp.library import services as library
 
 if TYPE_CHECKING:
     import torch
@@ -90,14 +90,12 @@ def make_vector(job: Job, inputs: EditInputs, result: EditResult, before: torch.
 
 def store_vector(job: Job, entry: StackEntry, output: MadeVector) -> EditVector:
     """Add a job's vector to the team library (as the requester), sourced from the entry's session."""
-    return library.create_edit_vector(
+    return add_session_vector(
         job.requested_by,
-        entry.session.image.model,
+        entry.session,
         output.data,
         output.name,
         label_indices=output.labels,
-        source_image=entry.session.image,
-        source_session=entry.session,
         loss_curve=output.loss_curve,
         thumbnails=(output.before_png, output.after_png),
         job=job,
