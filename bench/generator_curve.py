@@ -8,13 +8,16 @@ against ``n`` in-domain renders from ``REFERENCE_SEED_BASE``), with a standard e
 point, so the intervals show the spread between points, not the reference's own noise). KID
 comes with its std over 100 subsets. ``DIR=EDIT_JSON`` attaches the scratch hit of a
 ``bench/edit_quality.py --json`` run on that model (its 95 % bootstrap interval over images and its
-request and distinct-image counts). ``--known KIMG:FID:N`` adds a point measured earlier (on N
-images) whose weights are gone (no interval).
+request and distinct-image counts). ``--baseline DIR`` adds each point's FID minus the baseline
+generator's, with a paired bootstrap (both generators' samples for the same resampled seeds, so
+the shared part of their sampling noise cancels). ``--known KIMG:FID:N`` adds a point measured
+earlier (on N images) whose weights are gone (no interval).
 
 Run:
     nice -n 10 .venv/bin/python bench/generator_curve.py --threads 1 \\
         --model models/demo=runs/curve/hit_470.json --model runs/demo64_points/img000520000 ... \\
-        --known 107:2.062:2000 --json docs/figures/generator_curve.json --png docs/figures/generator_curve.png
+        --baseline models/demo --known 107:2.062:2000 \\
+        --json docs/figures/generator_curve.json --png docs/figures/generator_curve.png
 With ``--json`` pointing at an existing file, points already measured there (same weights hash and
 ``n``) are reused, so adding a point costs one generator's evaluation.
 """
@@ -45,12 +48,24 @@ from editing_engine.metrics import frechet_distance, oracle_features
 from editing_engine.oracle import Oracle, load_oracle
 
 
+def bootstrap_fids(generated: np.ndarray, reference: np.ndarray, resamples: int, seed: int = 0,
+                   baseline: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """FIDs of ``resamples`` resamples (with replacement) of the generated features, and with
+    ``baseline`` (features of another generator for the same seeds) the same resamples' FIDs of
+    the baseline, drawn with the same indices (a paired bootstrap of the difference)."""
+    rng = np.random.default_rng(seed)
+    values, base_values = [], []
+    for _ in range(resamples):
+        index = rng.integers(0, len(generated), len(generated))
+        values.append(frechet_distance(generated[index], reference))
+        if baseline is not None:
+            base_values.append(frechet_distance(baseline[index], reference))
+    return np.array(values), (np.array(base_values) if baseline is not None else None)
+
+
 def bootstrap_fid_se(generated: np.ndarray, reference: np.ndarray, resamples: int, seed: int = 0) -> float:
     """Standard error of FID from resampling the generated features (with replacement)."""
-    rng = np.random.default_rng(seed)
-    values = [frechet_distance(generated[rng.integers(0, len(generated), len(generated))], reference)
-              for _ in range(resamples)]
-    return float(np.std(values, ddof=1))
+    return float(np.std(bootstrap_fids(generated, reference, resamples, seed)[0], ddof=1))
 
 
 def generated_features(model_dir: Path, oracle: Oracle, count: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -65,14 +80,23 @@ def generated_features(model_dir: Path, oracle: Oracle, count: int) -> tuple[np.
                    "images_seen": int(metadata["images_seen"]), "kimg": metadata["images_seen"] / 1000}
 
 
-def measure_point(model_dir: Path, oracle: Oracle, reference: np.ndarray, resamples: int) -> dict[str, Any]:
-    """FID (with bootstrap standard error) and KID of one generator export."""
+def measure_point(model_dir: Path, oracle: Oracle, reference: np.ndarray, resamples: int,
+                  baseline: np.ndarray | None = None) -> dict[str, Any]:
+    """FID (with bootstrap standard error) and KID of one generator export; with ``baseline``
+    features, also its FID minus the baseline's with a paired-bootstrap standard error."""
     feats, point = generated_features(model_dir, oracle, len(reference))
     figures = feature_distances(feats, reference)
-    se = bootstrap_fid_se(feats, reference, resamples)
-    return {**point, "n": len(reference), "fid": figures.fid, "fid_se": se,
-            "fid_ci95": [figures.fid - 1.96 * se, figures.fid + 1.96 * se],
-            "kid": figures.kid, "kid_std": figures.kid_std}
+    values, base_values = bootstrap_fids(feats, reference, resamples, baseline=baseline)
+    se = float(np.std(values, ddof=1))
+    point.update({"n": len(reference), "fid": figures.fid, "fid_se": se,
+                  "fid_ci95": [figures.fid - 1.96 * se, figures.fid + 1.96 * se],
+                  "kid": figures.kid, "kid_std": figures.kid_std})
+    if baseline is not None and base_values is not None:
+        difference = figures.fid - frechet_distance(baseline, reference)
+        diff_se = float(np.std(values - base_values, ddof=1))
+        point["fid_minus_baseline"] = {"value": difference, "se": diff_se,
+                                       "ci95": [difference - 1.96 * diff_se, difference + 1.96 * diff_se]}
+    return point
 
 
 def hit_figures(path: Path) -> dict[str, Any]:
@@ -153,6 +177,7 @@ def main() -> None:
     parser.add_argument("--oracle", type=Path, default=Path("models/oracle"))
     parser.add_argument("--n", type=int, default=2000, help="generated and reference images per point")
     parser.add_argument("--resamples", type=int, default=100, help="bootstrap resamples for FID's error")
+    parser.add_argument("--baseline", type=Path, help="model whose FID every point is compared with (paired)")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--png", type=Path)
@@ -160,9 +185,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     previous = json.loads(args.json.read_text()).get("points", []) if args.json.exists() else []
-    reusable = {(p["weights_hash"], p["n"]): p for p in previous if "weights_hash" in p}
+    baseline_hash = load_generator(args.baseline).weights_hash if args.baseline else None
+    reusable = {(p["weights_hash"], p["n"]): p for p in previous
+                if "weights_hash" in p and p.get("baseline_hash") == baseline_hash}
     oracle = load_oracle(args.oracle)
     reference: np.ndarray | None = None
+    baseline: np.ndarray | None = None
     points = []
     for text in args.model:
         model_dir, hit_json = parse_model_argument(text)
@@ -171,12 +199,17 @@ def main() -> None:
         if point is None:
             if reference is None:
                 reference = reference_features(oracle, args.n, model.config.resolution, REFERENCE_SEED_BASE)
-            point = measure_point(model_dir, oracle, reference, args.resamples)
+            if args.baseline and baseline is None:
+                baseline = generated_features(args.baseline, oracle, args.n)[0]
+            point = measure_point(model_dir, oracle, reference, args.resamples, baseline)
+            point["baseline_hash"] = baseline_hash
         point = {k: v for k, v in point.items() if not k.startswith("hit") and k not in
                  ("requests", "distinct_images", "bf_edit", "miou_out", "source")}
         if hit_json is not None:
             point.update(hit_figures(hit_json))
+        versus = point.get("fid_minus_baseline")
         print(f"{point['kimg']:8.1f} kimg  FID {point['fid']:.3f} ± {1.96 * point.get('fid_se', 0):.3f}"
+              + (f"  vs baseline {versus['value']:+.3f} ± {1.96 * versus['se']:.3f}" if versus else "")
               + (f"  hit {point['hit']:.3f} {point['hit_ci95']}" if "hit" in point else ""), flush=True)
         points.append(point)
     for text in args.known:
@@ -190,6 +223,9 @@ def main() -> None:
                 "reference": {"style": "in_domain", "seed_base": REFERENCE_SEED_BASE, "n": args.n},
                 "fid_interval": f"point ± 1.96 x bootstrap SE ({args.resamples} resamples of the "
                                 "generated set)",
+                "baseline": str(args.baseline) if args.baseline else None,
+                "fid_minus_baseline": "FID minus the baseline's on the same seeds, ± 1.96 x SE of a paired "
+                                      "bootstrap (the same resampled seeds for both generators)",
                 "hit_interval": "95 % bootstrap over images (bench/edit_quality.py)",
                 "points": points}
     args.json.write_text(json.dumps(document, indent=2))

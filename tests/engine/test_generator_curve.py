@@ -10,7 +10,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.generator_curve import bootstrap_fid_se, draw_curve, hit_figures, measure_point
+from bench.generator_curve import (
+    bootstrap_fid_se,
+    bootstrap_fids,
+    draw_curve,
+    generated_features,
+    hit_figures,
+    measure_point,
+)
 from editing_engine.checkpoints import save_model
 from editing_engine.generator import Generator, GeneratorConfig
 from editing_engine.metrics import frechet_distance
@@ -62,7 +69,17 @@ def test_measure_point_matches_the_fid_of_its_own_features(tmp_path: Path) -> No
     low, high = point["fid_ci95"]
     assert low < point["fid"] < high
     # same features, same formula: the point's FID is the plain FID of the generated samples
-    from bench.generator_curve import generated_features
-
     feats, _ = generated_features(model_dir, oracle, 12)
     assert point["fid"] == frechet_distance(feats, reference)
+    versus = measure_point(model_dir, oracle, reference, resamples=4, baseline=feats)["fid_minus_baseline"]
+    assert versus["value"] == 0.0 and versus["se"] == 0.0
+
+
+def test_paired_bootstrap_of_a_generator_against_itself_has_zero_difference_and_error() -> None:
+    reference = np.random.default_rng(3).normal(size=(100, 5))
+    generated = np.random.default_rng(4).normal(size=(60, 5))
+    values, base_values = bootstrap_fids(generated, reference, resamples=6, baseline=generated)
+    assert base_values is not None and np.array_equal(values, base_values)
+    shifted = generated + 0.5
+    values, base_values = bootstrap_fids(shifted, reference, resamples=6, baseline=generated)
+    assert base_values is not None and np.all(values > base_values)
