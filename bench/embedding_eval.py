@@ -4,9 +4,11 @@ For each style, ``--count`` held-out renders (seeds from ``EVAL_SEED_BASE``, dis
 oracle and encoder ranges) are embedded (encoder init + ``--steps`` of optimisation), once per
 loss weighting of ``--weights``:
 
-* ``current``: ``EmbeddingWeights()`` (1 x perceptual + 1 x MSE on [-1, 1] images);
+* ``equal``: ``EmbeddingWeights()`` (1 x perceptual + 1 x MSE on [-1, 1] images; the engine's
+  default until #14; ``current`` in the JSON of the run that chose between them);
 * ``release``: ``RELEASE_EMBEDDING_WEIGHTS`` (the release's 10 x LPIPS + 1 x MSE on [0, 1]:
-  perceptual 10, MSE on [-1, 1] x 1/4, about 40x more weight on the perceptual term).
+  perceptual 10, MSE on [-1, 1] x 1/4, about 40x more weight on the perceptual term), now
+  ``DEFAULT_EMBEDDING_WEIGHTS``.
 
 Both keep the encoder-consistency term at 1. The perceptual distance is LPIPS-VGG with
 ``--lpips-weights``, otherwise the model's discriminator features (printed as substituted: the
@@ -21,7 +23,7 @@ latent (the encoder alone, then each weighting):
 * seconds per image.
 
 Brackets: 95 % bootstrap intervals resampling the images; the paired differences of each
-weighting against ``current`` (same images) come with their own intervals.
+weighting against ``equal`` (same images) come with their own intervals.
 
 Run: ``OMP_WAIT_POLICY=PASSIVE nice -n 10 .venv/bin/python bench/embedding_eval.py --threads 1
 --count 40 --json docs/figures/embedding_eval.json``.
@@ -54,7 +56,7 @@ from editing_engine.perceptual_options import add_lpips_arguments, perceptual_fr
 from editing_engine.segmentation import load_branch, segment
 
 EVAL_SEED_BASE = 50_000_000
-WEIGHTINGS = {"current": EmbeddingWeights(), "release": RELEASE_EMBEDDING_WEIGHTS}
+WEIGHTINGS = {"equal": EmbeddingWeights(), "release": RELEASE_EMBEDDING_WEIGHTS}
 
 
 def image_counts(pred: np.ndarray, target: np.ndarray, num_labels: int) -> np.ndarray:
@@ -95,16 +97,16 @@ def paired_figures(psnr: np.ndarray, oracle: np.ndarray, base_psnr: np.ndarray, 
     """PSNR and oracle-mIoU differences against the baseline on the same images, with intervals."""
     count = len(psnr)
     return {
-        "psnr_minus_current": float((psnr - base_psnr).mean()),
-        "psnr_minus_current_ci95": interval(lambda i: (psnr[i] - base_psnr[i]).mean(), count, resamples),
-        "oracle_miou_minus_current": pooled_miou(oracle) - pooled_miou(base_oracle),
-        "oracle_miou_minus_current_ci95": interval(
+        "psnr_minus_equal": float((psnr - base_psnr).mean()),
+        "psnr_minus_equal_ci95": interval(lambda i: (psnr[i] - base_psnr[i]).mean(), count, resamples),
+        "oracle_miou_minus_equal": pooled_miou(oracle) - pooled_miou(base_oracle),
+        "oracle_miou_minus_equal_ci95": interval(
             lambda i: pooled_miou(oracle[i]) - pooled_miou(base_oracle[i]), count, resamples),
     }
 
 
 def summarise(rows: dict[str, dict[str, Any]], resamples: int) -> list[dict[str, Any]]:
-    """Per latent: means and intervals; against ``current``: paired differences and intervals."""
+    """Per latent: means and intervals; against ``equal``: paired differences and intervals."""
     def arrays(key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         row = rows[key]
         return np.array(row["psnr"]), np.stack(row["oracle"]), np.stack(row["branch"])
@@ -114,8 +116,8 @@ def summarise(rows: dict[str, dict[str, Any]], resamples: int) -> list[dict[str,
         psnr, oracle, branch = arrays(key)
         figures = {"latent": key, **latent_figures(psnr, oracle, branch, resamples),
                    "seconds_per_image": float(np.mean(row["seconds"]))}
-        if key not in ("encoder", "current") and "current" in rows:
-            base_psnr, base_oracle, _ = arrays("current")
+        if key not in ("encoder", "equal") and "equal" in rows:
+            base_psnr, base_oracle, _ = arrays("equal")
             figures.update(paired_figures(psnr, oracle, base_psnr, base_oracle, resamples))
         summary.append(figures)
     return summary
@@ -130,13 +132,13 @@ def interval_text(row: dict[str, Any], metric: str, digits: int, sign: str = "")
 def print_table(results: list[dict[str, Any]]) -> None:
     """A markdown table of the results (95 % bootstrap intervals over images in brackets)."""
     print("| style | latent | n | PSNR dB | oracle mIoU (judge) | branch mIoU | s/img | "
-          "vs current: PSNR, oracle mIoU |")
+          "vs equal: PSNR, oracle mIoU |")
     print("|---|---|---|---|---|---|---|---|")
     for row in results:
         versus = ""
-        if "psnr_minus_current" in row:
-            versus = (f"{interval_text(row, 'psnr_minus_current', 2, '+')}, "
-                      f"{interval_text(row, 'oracle_miou_minus_current', 3, '+')}")
+        if "psnr_minus_equal" in row:
+            versus = (f"{interval_text(row, 'psnr_minus_equal', 2, '+')}, "
+                      f"{interval_text(row, 'oracle_miou_minus_equal', 3, '+')}")
         print(f"| {row['style']} | {row['latent']} | {row['n']} | {interval_text(row, 'psnr', 2)} | "
               f"{interval_text(row, 'oracle_miou', 3)} | {interval_text(row, 'branch_miou', 3)} | "
               f"{row['seconds_per_image']:.1f} | {versus} |")

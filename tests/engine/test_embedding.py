@@ -9,8 +9,10 @@ from PIL import Image
 
 from editing_engine.discriminator import Discriminator, DiscriminatorConfig
 from editing_engine.embedding import (
+    DEFAULT_EMBEDDING_WEIGHTS,
     RELEASE_EMBEDDING_WEIGHTS,
     EmbeddingError,
+    EmbeddingWeights,
     embed_image,
     image_to_tensor,
     projector_learning_rate,
@@ -92,7 +94,7 @@ def test_embedding_improves_on_the_encoder_and_keeps_the_best(generator: Generat
     assert result.reconstruction_losses[result.best_step] == min(result.reconstruction_losses)
     with torch.no_grad():
         rendered = generator.synthesis(result.ws)
-    assert pixel_mse(rendered, result.target).item() == pytest.approx(
+    assert DEFAULT_EMBEDDING_WEIGHTS.pixel * pixel_mse(rendered, result.target).item() == pytest.approx(
         min(result.reconstruction_losses), rel=1e-4
     )
     assert result.ws.shape == (1, generator.num_ws, 32)
@@ -121,11 +123,28 @@ def test_release_weights_are_the_release_loss_on_unit_range_images(generator: Ge
     )
     result = embed_image(generator, None, target_image(generator, 9), steps=0, perceptual=perceptual,
                          weights=RELEASE_EMBEDDING_WEIGHTS)
+    assert result.target is not None
     with torch.no_grad():
         rendered = generator.synthesis(result.ws)
         unit_mse = (((rendered + 1) / 2 - (result.target + 1) / 2) ** 2).mean()
         expected = 10 * perceptual(rendered, result.target).sum() + unit_mse
     assert result.reconstruction_losses[0] == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_embed_uses_the_release_weights_by_default(generator: Generator) -> None:
+    """The default chosen by bench/embedding_eval.py: the release's mix, not the equal 1:1 one."""
+    assert DEFAULT_EMBEDDING_WEIGHTS == RELEASE_EMBEDDING_WEIGHTS
+    torch.manual_seed(3)
+    perceptual = DiscriminatorFeatureDistance(
+        Discriminator(DiscriminatorConfig(resolution=16, channel_base=128, channel_max=16))
+    )
+    image = target_image(generator, 9)
+    by_default = embed_image(generator, None, image, steps=0, perceptual=perceptual)
+    release = embed_image(generator, None, image, steps=0, perceptual=perceptual,
+                          weights=RELEASE_EMBEDDING_WEIGHTS)
+    equal = embed_image(generator, None, image, steps=0, perceptual=perceptual, weights=EmbeddingWeights())
+    assert by_default.reconstruction_losses == release.reconstruction_losses
+    assert by_default.reconstruction_losses != equal.reconstruction_losses
 
 
 def test_embedding_cancel(generator: Generator, encoder: Encoder) -> None:
