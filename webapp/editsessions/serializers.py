@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -39,10 +37,12 @@ class StackEntrySerializer(serializers.ModelSerializer):
 class EditSessionSerializer(serializers.ModelSerializer):
     """A session with its participants, revision and ordered stack."""
 
-    participants: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        many=True, read_only=True, slug_field="username"
-    )
+    participants = serializers.SerializerMethodField()
     entries = StackEntrySerializer(many=True, read_only=True)
+
+    def get_participants(self, session: EditSession) -> list[str]:
+        """The participants' usernames in alphabetical order (a join table has no order of its own)."""
+        return sorted(user.username for user in session.participants.all())
 
     class Meta:
         model = EditSession
