@@ -58,25 +58,25 @@ def client(user: Any, path: str) -> WebsocketCommunicator:
 async def test_member_gets_a_snapshot_then_the_jobs_events(lab: dict[str, Any]) -> None:
     job = lab["job"]
     communicator = client(lab["viewer"], f"/ws/jobs/{job.pk}/")
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
 
-    snapshot = await communicator.receive_json_from()
+    snapshot = await communicator.receive_json_from(timeout=10)
     assert snapshot["type"] == "snapshot" and snapshot["job_id"] == job.pk
     assert (snapshot["status"], snapshot["step"], snapshot["total"]) == ("running", 0, 40)
 
     job.progress_step, job.progress_loss = 10, 0.5
     await database_sync_to_async(publish)(job, "progress")
-    progress = await communicator.receive_json_from()
+    progress = await communicator.receive_json_from(timeout=10)
     assert (progress["type"], progress["step"], progress["loss"]) == ("progress", 10, 0.5)
 
     job.status, job.result = JobStatus.SUCCEEDED, {"image": 3}
     await database_sync_to_async(publish)(job, "status")
-    status = await communicator.receive_json_from()
+    status = await communicator.receive_json_from(timeout=10)
     assert (status["type"], status["status"], status["result"]) == ("status", "succeeded", {"image": 3})
 
     await communicator.send_to(text_data="cancel")
-    assert (await communicator.receive_json_from())["code"] == "read_only"
+    assert (await communicator.receive_json_from(timeout=10))["code"] == "read_only"
     await communicator.disconnect()
 
 
@@ -84,20 +84,20 @@ async def test_other_teams_and_anonymous_users_are_refused(lab: dict[str, Any]) 
     job = lab["job"]
     for user, code in ((lab["outsider"], 4404), (AnonymousUser(), 4401)):
         communicator = client(user, f"/ws/jobs/{job.pk}/")
-        connected, close_code = await communicator.connect()
+        connected, close_code = await communicator.connect(timeout=10)
         assert (connected, close_code) == (False, code)
 
     missing = client(lab["viewer"], f"/ws/jobs/{job.pk + 1000}/")
-    assert await missing.connect() == (False, 4404)
+    assert await missing.connect(timeout=10) == (False, 4404)
 
 
 async def test_refused_client_never_joins_the_jobs_group(lab: dict[str, Any]) -> None:
     job = lab["job"]
     outsider = client(lab["outsider"], f"/ws/jobs/{job.pk}/")
-    assert (await outsider.connect())[0] is False
+    assert (await outsider.connect(timeout=10))[0] is False
     assert not get_channel_layer().groups.get(job.group_name)
 
     member = client(lab["viewer"], f"/ws/jobs/{job.pk}/")
-    assert (await member.connect())[0] is True
+    assert (await member.connect(timeout=10))[0] is True
     assert len(get_channel_layer().groups[job.group_name]) == 1
     await member.disconnect()

@@ -76,7 +76,7 @@ async def communicator() -> AsyncIterator[WebsocketCommunicator]:
     """A connected client of the preview socket, through the project's full ASGI stack."""
     client = WebsocketCommunicator(application, "/ws/preview/", headers=[(b"origin", b"http://localhost")])
     client.scope["user"] = SIGNED_IN  # the auth middleware keeps a user already in the scope
-    connected, _ = await client.connect()
+    connected, _ = await client.connect(timeout=10)
     assert connected
     yield client
     await client.disconnect()
@@ -250,7 +250,7 @@ async def test_unreachable_queue_is_reported_and_next_request_retries(
 @pytest.mark.asyncio
 async def test_foreign_origin_is_rejected() -> None:
     client = WebsocketCommunicator(application, "/ws/preview/", headers=[(b"origin", b"http://evil.example")])
-    connected, _ = await client.connect()
+    connected, _ = await client.connect(timeout=10)
     # Accepted, then closed with the refusal's code (webapp/ws_gate.py), never handed to the consumer.
     assert connected
-    assert await client.receive_output() == {"type": "websocket.close", "code": 4403}
+    assert await client.receive_output(timeout=10) == {"type": "websocket.close", "code": 4403}

@@ -68,9 +68,9 @@ async def connect(user: Any, session_id: int) -> WebsocketCommunicator:
     """A connected client of the session whose scope carries ``user``; its ``state`` message is read."""
     communicator = WebsocketCommunicator(application, f"/ws/sessions/{session_id}/")
     communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
-    state = await communicator.receive_json_from()
+    state = await communicator.receive_json_from(timeout=10)
     assert state["type"] == "state"
     communicator.state = state  # type: ignore[attr-defined]
     return communicator
@@ -119,7 +119,7 @@ async def test_connect_sends_the_full_state_and_asks_for_a_frame(lab: dict[str, 
 async def test_anonymous_and_other_team_connections_are_refused(lab: dict[str, Any], who: str) -> None:
     communicator = WebsocketCommunicator(application, f"/ws/sessions/{lab['session'].pk}/")
     communicator.scope["user"] = AnonymousUser() if who == "anonymous" else lab["outsider"]
-    connected, code = await communicator.connect()
+    connected, code = await communicator.connect(timeout=10)
     assert not connected and code == (4401 if who == "anonymous" else 4404)
 
 
@@ -292,13 +292,13 @@ async def test_frames_are_binary_tagged_with_their_revision_and_never_go_back(la
     await database_sync_to_async(publish_frame)(sid, 3, segmentation=True)
     header = await receive_until(client, "frame")
     assert (header["revision"], header["kind"], header["bytes"]) == (3, "image", 5)
-    assert await client.receive_from() == b"png-3"
+    assert await client.receive_from(timeout=10) == b"png-3"
     assert (await receive_until(client, "frame"))["kind"] == "segmentation"
-    assert await client.receive_from() == b"seg"
+    assert await client.receive_from(timeout=10) == b"seg"
     await database_sync_to_async(publish_frame)(sid, 2)
     await database_sync_to_async(publish_frame)(sid, 4)
     header = await receive_until(client, "frame")
-    assert header["revision"] == 4 and await client.receive_from() == b"png-4"
+    assert header["revision"] == 4 and await client.receive_from(timeout=10) == b"png-4"
     await client.disconnect()
 
 
@@ -378,7 +378,7 @@ async def test_200_rapid_scale_changes_render_far_fewer_frames_and_the_last_stat
         if message["type"] == "frame":
             assert message["revision"] > last
             last = message["revision"]
-            await watcher.receive_from()
+            await watcher.receive_from(timeout=10)
     assert rendered[-1] == 201 and len(rendered) <= 25, rendered
     await editor.disconnect()
     await watcher.disconnect()
@@ -403,5 +403,5 @@ async def test_intermediate_images_of_a_session_job_reach_every_participant(lab:
     )
     header = await receive_until(client, "frame")
     assert (header["kind"], header["job"], header["step"], header["total"]) == ("job_preview", job_id, 5, 30)
-    assert await client.receive_from() == b"step-5"
+    assert await client.receive_from(timeout=10) == b"step-5"
     await client.disconnect()

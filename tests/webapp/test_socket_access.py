@@ -75,7 +75,7 @@ async def test_previews_need_a_member_of_a_team_holding_the_model(lab: dict[str,
     user = AnonymousUser() if who == "anonymous" else lab["outsider"]
     communicator = client(preview_routing, "/ws/preview/", user)
 
-    connected, close_code = await communicator.connect()
+    connected, close_code = await communicator.connect(timeout=10)
 
     assert not connected and close_code == code
 
@@ -83,7 +83,7 @@ async def test_previews_need_a_member_of_a_team_holding_the_model(lab: dict[str,
 async def test_a_retired_model_gives_no_previews(lab: dict[str, Any]) -> None:
     lab["model"].is_active = False
     await database_sync_to_async(lab["model"].save)()
-    connected, code = await client(preview_routing, "/ws/preview/", lab["viewer"]).connect()
+    connected, code = await client(preview_routing, "/ws/preview/", lab["viewer"]).connect(timeout=10)
 
     assert not connected and code == 4403
 
@@ -93,7 +93,7 @@ async def test_each_user_has_a_render_budget_over_all_sockets(lab: dict[str, Any
     settings.PARTEDIT_PREVIEW_RENDERS_PER_MINUTE = 3
     first = client(preview_routing, "/ws/preview/", lab["viewer"])
     second = client(preview_routing, "/ws/preview/", lab["viewer"])
-    assert (await first.connect())[0] and (await second.connect())[0]
+    assert (await first.connect(timeout=10))[0] and (await second.connect(timeout=10))[0]
 
     replies = []
     for index, socket in enumerate([first, second, first, second]):
@@ -104,7 +104,7 @@ async def test_each_user_has_a_render_budget_over_all_sockets(lab: dict[str, Any
             render_id = renders[-1][2]
             await socket.send_input({"type": "domain.event", "event": {
                 "type": "preview.failed", "request_id": render_id, "message": "test"}})
-        replies.append(await socket.receive_json_from())
+        replies.append(await socket.receive_json_from(timeout=10))
 
     assert len(renders) == 3
     assert [reply["code"] for reply in replies] == ["render_failed"] * 3 + ["rate_limited"]
@@ -126,8 +126,8 @@ async def remove(lab: dict[str, Any], how: str) -> None:
 async def test_a_removed_member_loses_an_open_job_socket(lab: dict[str, Any], how: str) -> None:
     job = lab["job"]
     communicator = client(jobs_routing, f"/ws/jobs/{job.pk}/", lab["viewer"])
-    assert (await communicator.connect())[0]
-    assert (await communicator.receive_json_from())["type"] == "snapshot"
+    assert (await communicator.connect(timeout=10))[0]
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "snapshot"
 
     await remove(lab, how)
     output = await communicator.receive_output(timeout=2)
@@ -141,8 +141,8 @@ async def test_a_removed_member_loses_an_open_job_socket(lab: dict[str, Any], ho
 async def test_a_role_change_keeps_a_socket_the_new_role_may_use(lab: dict[str, Any]) -> None:
     job = lab["job"]
     communicator = client(jobs_routing, f"/ws/jobs/{job.pk}/", lab["viewer"])
-    assert (await communicator.connect())[0]
-    await communicator.receive_json_from()
+    assert (await communicator.connect(timeout=10))[0]
+    await communicator.receive_json_from(timeout=10)
     membership = await database_sync_to_async(Membership.objects.get)(team=lab["team"], user=lab["viewer"])
 
     await database_sync_to_async(teams.change_role)(lab["owner"], membership, Role.ANNOTATOR)
@@ -155,7 +155,7 @@ async def test_a_role_change_keeps_a_socket_the_new_role_may_use(lab: dict[str, 
 
 async def test_a_removed_member_loses_an_open_preview_socket(lab: dict[str, Any], renders: list[Any]) -> None:
     communicator = client(preview_routing, "/ws/preview/", lab["viewer"])
-    assert (await communicator.connect())[0]
+    assert (await communicator.connect(timeout=10))[0]
 
     await remove(lab, "service")
 
@@ -166,8 +166,8 @@ async def test_a_removed_member_loses_an_open_session_socket(lab: dict[str, Any]
     from webapp.editsessions import routing as session_routing
 
     communicator = client(session_routing, f"/ws/sessions/{lab['session'].pk}/", lab["viewer"])
-    assert (await communicator.connect())[0]
-    while (await communicator.receive_json_from())["type"] != "state":
+    assert (await communicator.connect(timeout=10))[0]
+    while (await communicator.receive_json_from(timeout=10))["type"] != "state":
         pass
 
     await remove(lab, "admin")
@@ -180,8 +180,8 @@ async def test_a_removed_member_loses_an_open_session_socket(lab: dict[str, Any]
 async def test_a_deactivated_account_loses_its_open_sockets(lab: dict[str, Any]) -> None:
     job = lab["job"]
     communicator = client(jobs_routing, f"/ws/jobs/{job.pk}/", lab["viewer"])
-    assert (await communicator.connect())[0]
-    await communicator.receive_json_from()
+    assert (await communicator.connect(timeout=10))[0]
+    await communicator.receive_json_from(timeout=10)
 
     lab["viewer"].is_active = False
     await database_sync_to_async(lab["viewer"].save)()

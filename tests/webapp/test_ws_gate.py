@@ -23,9 +23,9 @@ def communicator(path: str, origin: str | None = SITE, host: str = "127.0.0.1:80
 
 async def close_code_after_accept(client: WebsocketCommunicator) -> Any:
     """Connect; the handshake must be accepted and then closed: return the close code."""
-    connected, _ = await client.connect()
+    connected, _ = await client.connect(timeout=10)
     assert connected, "refused at the handshake (daphne answers that with HTTP 403, without the code)"
-    message = await client.receive_output()
+    message = await client.receive_output(timeout=10)
     assert message["type"] == "websocket.close", message
     return message.get("code")
 
