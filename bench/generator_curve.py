@@ -181,6 +181,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--png", type=Path)
+    parser.add_argument("--plot-from", type=float, default=0.0, help="plot only points from this kimg on")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -230,7 +231,7 @@ def main() -> None:
                 "points": points}
     args.json.write_text(json.dumps(document, indent=2))
     if args.png:
-        draw_curve(points, args.png)
+        draw_curve([p for p in points if p["kimg"] >= args.plot_from], args.png)
 
 
 if __name__ == "__main__":
