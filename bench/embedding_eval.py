@@ -92,11 +92,15 @@ def latent_figures(psnr: np.ndarray, oracle: np.ndarray, branch: np.ndarray, res
     }
 
 
-def paired_figures(psnr: np.ndarray, oracle: np.ndarray, base_psnr: np.ndarray, base_oracle: np.ndarray,
+def paired_figures(psnr: np.ndarray, oracle: np.ndarray, branch: np.ndarray, base: tuple[np.ndarray, ...],
                    resamples: int) -> dict[str, Any]:
-    """PSNR and oracle-mIoU differences against the baseline on the same images, with intervals."""
+    """PSNR, oracle- and branch-mIoU differences against the baseline on the same images, with intervals."""
     count = len(psnr)
+    base_psnr, base_oracle, base_branch = base
     return {
+        "branch_miou_minus_equal": pooled_miou(branch) - pooled_miou(base_branch),
+        "branch_miou_minus_equal_ci95": interval(
+            lambda i: pooled_miou(branch[i]) - pooled_miou(base_branch[i]), count, resamples),
         "psnr_minus_equal": float((psnr - base_psnr).mean()),
         "psnr_minus_equal_ci95": interval(lambda i: (psnr[i] - base_psnr[i]).mean(), count, resamples),
         "oracle_miou_minus_equal": pooled_miou(oracle) - pooled_miou(base_oracle),
@@ -117,8 +121,7 @@ def summarise(rows: dict[str, dict[str, Any]], resamples: int) -> list[dict[str,
         figures = {"latent": key, **latent_figures(psnr, oracle, branch, resamples),
                    "seconds_per_image": float(np.mean(row["seconds"]))}
         if key not in ("encoder", "equal") and "equal" in rows:
-            base_psnr, base_oracle, _ = arrays("equal")
-            figures.update(paired_figures(psnr, oracle, base_psnr, base_oracle, resamples))
+            figures.update(paired_figures(psnr, oracle, branch, arrays("equal"), resamples))
         summary.append(figures)
     return summary
 
@@ -132,13 +135,14 @@ def interval_text(row: dict[str, Any], metric: str, digits: int, sign: str = "")
 def print_table(results: list[dict[str, Any]]) -> None:
     """A markdown table of the results (95 % bootstrap intervals over images in brackets)."""
     print("| style | latent | n | PSNR dB | oracle mIoU (judge) | branch mIoU | s/img | "
-          "vs equal: PSNR, oracle mIoU |")
+          "vs equal: PSNR, oracle mIoU, branch mIoU |")
     print("|---|---|---|---|---|---|---|---|")
     for row in results:
         versus = ""
         if "psnr_minus_equal" in row:
             versus = (f"{interval_text(row, 'psnr_minus_equal', 2, '+')}, "
-                      f"{interval_text(row, 'oracle_miou_minus_equal', 3, '+')}")
+                      f"{interval_text(row, 'oracle_miou_minus_equal', 3, '+')}, "
+                      f"{interval_text(row, 'branch_miou_minus_equal', 3, '+')}")
         print(f"| {row['style']} | {row['latent']} | {row['n']} | {interval_text(row, 'psnr', 2)} | "
               f"{interval_text(row, 'oracle_miou', 3)} | {interval_text(row, 'branch_miou', 3)} | "
               f"{row['seconds_per_image']:.1f} | {versus} |")
