@@ -68,7 +68,8 @@ RELEASE_EMBEDDING_WEIGHTS = EmbeddingWeights(perceptual=10.0, pixel=0.25)
 
 DEFAULT_EMBEDDING_WEIGHTS = RELEASE_EMBEDDING_WEIGHTS
 """What ``embed_image`` uses unless told otherwise: chosen over the equal 1:1 mix by
-``bench/embedding_eval.py`` (+0.5 dB PSNR in-domain, the judge's mIoU unchanged; docs/engine.md)."""
+``bench/embedding_eval.py`` (in-domain +0.3 dB PSNR and +0.01 judge's mIoU, out-of-domain the
+same; docs/engine.md)."""
 
 
 def projector_learning_rate(
