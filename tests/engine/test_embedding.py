@@ -131,9 +131,9 @@ def test_release_weights_are_the_release_loss_on_unit_range_images(generator: Ge
     assert result.reconstruction_losses[0] == pytest.approx(expected.item(), rel=1e-5)
 
 
-def test_embed_uses_the_release_weights_by_default(generator: Generator) -> None:
-    """The default chosen by bench/embedding_eval.py: the release's mix, not the equal 1:1 one."""
-    assert DEFAULT_EMBEDDING_WEIGHTS == RELEASE_EMBEDDING_WEIGHTS
+def test_embed_uses_the_equal_weights_by_default(generator: Generator) -> None:
+    """The default kept by bench/embedding_eval.py: the equal 1:1 mix, not the release's."""
+    assert (DEFAULT_EMBEDDING_WEIGHTS.perceptual, DEFAULT_EMBEDDING_WEIGHTS.pixel) == (1.0, 1.0)
     torch.manual_seed(3)
     perceptual = DiscriminatorFeatureDistance(
         Discriminator(DiscriminatorConfig(resolution=16, channel_base=128, channel_max=16))
@@ -143,8 +143,8 @@ def test_embed_uses_the_release_weights_by_default(generator: Generator) -> None
     release = embed_image(generator, None, image, steps=0, perceptual=perceptual,
                           weights=RELEASE_EMBEDDING_WEIGHTS)
     equal = embed_image(generator, None, image, steps=0, perceptual=perceptual, weights=EmbeddingWeights())
-    assert by_default.reconstruction_losses == release.reconstruction_losses
-    assert by_default.reconstruction_losses != equal.reconstruction_losses
+    assert by_default.reconstruction_losses == equal.reconstruction_losses
+    assert by_default.reconstruction_losses != release.reconstruction_losses
 
 
 def test_embedding_cancel(generator: Generator, encoder: Encoder) -> None:
