@@ -5,10 +5,9 @@ oracle and encoder ranges) are embedded (encoder init + ``--steps`` of optimisat
 loss weighting of ``--weights``:
 
 * ``equal``: ``EmbeddingWeights()`` (1 x perceptual + 1 x MSE on [-1, 1] images; the engine's
-  default until #14; ``current`` in the JSON of the run that chose between them);
+  default, ``DEFAULT_EMBEDDING_WEIGHTS``);
 * ``release``: ``RELEASE_EMBEDDING_WEIGHTS`` (the release's 10 x LPIPS + 1 x MSE on [0, 1]:
-  perceptual 10, MSE on [-1, 1] x 1/4, about 40x more weight on the perceptual term), now
-  ``DEFAULT_EMBEDDING_WEIGHTS``.
+  perceptual 10, MSE on [-1, 1] x 1/4, about 40x more weight on the perceptual term).
 
 Both keep the encoder-consistency term at 1. The perceptual distance is LPIPS-VGG with
 ``--lpips-weights``, otherwise the model's discriminator features (printed as substituted: the
