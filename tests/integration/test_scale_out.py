@@ -40,9 +40,10 @@ from webapp.teams.models import Membership, Role, Team
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-# Long enough that the killed job is still running when the test finds its worker (Celery's
-# inspect takes seconds on a loaded machine) and kills it: 60 steps once finished first.
-STEPS = 200
+# Long enough that the killed job is still running when the test has found its worker and kills
+# it (60 steps once finished first on a loaded machine, 200 on an idle one while inspect still
+# waited out its 2 s timeout).
+STEPS = 300
 JOB_TIMEOUT = 200.0
 
 
@@ -125,7 +126,8 @@ def worker_health(port: int) -> dict[str, Any] | None:
 
 def running_jobs(workers: Workers) -> dict[int, str]:
     """Job id -> node name of every job a worker is executing now (Celery's inspect ``active``)."""
-    active = workers.app.control.inspect(timeout=2.0).active() or {}
+    # limit: return as soon as both workers have answered instead of waiting out the timeout.
+    active = workers.app.control.inspect(timeout=2.0, limit=2).active() or {}
     return {int(task["args"][0]): node for node, tasks in active.items() for task in tasks}
 
 
