@@ -7,7 +7,6 @@ one function here, which returns file bytes and numbers ready to store; the engi
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .checkpoints import LoadedModel
 from .editing import EditResult
@@ -224,18 +222,13 @@ def score_uncertainty(
 
 def predict_mask(loaded: LoadedModel, branch: SegmentationBranch, ws: torch.Tensor) -> PredictedMask:
     """Segment ``ws [1, num_ws, w_dim]`` with ``branch``: its labels and where the ensemble disagrees."""
+    from .rendering import encode_png
     from .segmentation import segment
 
     with torch.no_grad():
         output = segment(loaded.generator, branch, ws)
-    labels = output.labels[0].cpu().numpy()
+    labels = output.labels[0].cpu().numpy().astype(np.uint8)
     uncertainty = np.clip(output.uncertainty[0].cpu().numpy() / math.log(2), 0, 1)
-    return PredictedMask(labels_png=grey_png(labels), uncertainty_png=grey_png(np.round(uncertainty * 255)),
+    return PredictedMask(labels_png=encode_png(labels),
+                         uncertainty_png=encode_png(np.round(uncertainty * 255).astype(np.uint8)),
                          mean_uncertainty=float(uncertainty.mean()))
-
-
-def grey_png(values: np.ndarray) -> bytes:
-    """A map of values in 0-255 as a greyscale PNG."""
-    buffer = io.BytesIO()
-    Image.fromarray(values.astype(np.uint8), mode="L").save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
