@@ -17,7 +17,7 @@ from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer
 from django.db import connection
 
-from scripts.local_stack import StackProcess, start
+from scripts.local_stack import StackProcess, start, start_sweeper
 
 # A job whose worker died is redelivered once this many seconds have passed since its delivery.
 VISIBILITY_TIMEOUT = 5
@@ -109,6 +109,13 @@ class Workers:
             if self.app.control.ping(destination=[node], timeout=1.0):
                 return worker
         raise AssertionError(f"worker {name} did not answer in {WORKER_START_TIMEOUT:.0f} s\n{self.report()}")
+
+    def start_sweeper(self) -> StackProcess:
+        """Run the job sweeper beside the workers (stopped with them; its log is in the report)."""
+        with (self.log_dir / "worker-sweeper.log").open("wb") as log:
+            sweeper = start_sweeper(self.env, log)
+        self.running.append(sweeper)
+        return sweeper
 
     def kill(self, worker: StackProcess) -> None:
         """SIGKILL the worker and its pool process at once, as a crash or an OOM kill would."""

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.db import connection
 
-from scripts.local_stack import start_sweeper
 from tests.integration.support import Workers, wait_for, worker_database_url
 from tests.integration.tcp_proxy import TcpProxy
 from webapp.assets.services import register_model
@@ -64,8 +63,7 @@ def test_a_job_whose_claim_met_a_database_outage_runs_once_it_is_back(
     model, _ = register_model(team, labelled_model_dir, "tiny")
     workers.env.update({"DATABASE_URL": through(proxy), "JOBS_SWEEP_SECONDS": "1"})
     workers.start("a")
-    with (workers.log_dir / "worker-sweeper.log").open("wb") as log:
-        workers.running.append(start_sweeper(workers.env, log))
+    workers.start_sweeper()
 
     proxy.take_down()
     job = services.create_job(editor, team, JobType.RENDER, {"model": model.pk, "seed": 4, "psi": 0.5})

@@ -18,7 +18,6 @@ import pytest
 import redis
 from PIL import Image as PILImage
 
-from scripts.local_stack import start_sweeper
 from tests.integration.support import HEARTBEAT_TIMEOUT, Workers, wait_for
 from webapp.assets.models import Image
 from webapp.assets.services import create_uploaded_image, register_model
@@ -52,12 +51,6 @@ def job_state(job: Job) -> Job:
     return Job.objects.get(pk=job.pk)
 
 
-def start_sweeper_process(workers: Workers) -> None:
-    """Run the sweeper beside the workers (stopped with them; its log is in the workers' report)."""
-    with (workers.log_dir / "worker-sweeper.log").open("wb") as log:
-        workers.running.append(start_sweeper(workers.env, log))
-
-
 def running_on_a_killed_worker(workers: Workers, lab: dict[str, Any], steps: int) -> Job:
     """An embedding that was running when its whole worker was SIGKILLed."""
     first = workers.start("a")
@@ -81,7 +74,7 @@ def test_sweeper_reruns_a_killed_workers_job_and_resends_a_job_without_message(
     redis.Redis.from_url(redis_url).flushdb()
     assert Image.objects.get(pk=lab["image"].pk).status == "processing"
 
-    start_sweeper_process(workers)
+    workers.start_sweeper()
     workers.start("b")
 
     for job in (embed, render):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import sys
 import threading
 import urllib.request
 import uuid
@@ -28,7 +27,7 @@ from django.conf import settings
 from django.test import Client
 from PIL import Image as PILImage
 
-from scripts.local_stack import StackProcess, free_port, start, start_daphne, stop, wait_for_port
+from scripts.local_stack import StackProcess, free_port, start_daphne, stop, wait_for_port
 from tests.integration.support import TERMINAL, Workers, wait_for
 from tests.integration.ws_client import WebSocket
 from tests.s3_server import S3Server
@@ -108,13 +107,6 @@ class Follower(threading.Thread):
         return last["type"] in ("status", "snapshot") and last["status"] in TERMINAL
 
 
-def start_sweeper(workers: Workers) -> None:
-    """Run ``manage.py sweep_jobs`` beside the workers, as production does (stopped with them)."""
-    with (workers.log_dir / "worker-sweeper.log").open("wb") as log:
-        command = [sys.executable, "manage.py", "sweep_jobs"]
-        workers.running.append(start("sweeper", command, workers.env, log))
-
-
 def worker_health(port: int) -> dict[str, Any] | None:
     """A worker's /healthz document, or None while its listener is not up yet."""
     try:
@@ -150,7 +142,7 @@ def test_two_web_processes_and_two_workers_share_jobs_events_and_failover(
         document = wait_for(lambda port=port: worker_health(port), 30, f"worker {name}'s /healthz",
                             workers.report)
         assert document["status"] == "ok" and document["node"].startswith(f"it-{name}-"), document
-    start_sweeper(workers)
+    workers.start_sweeper()
     editor = django_user_model.objects.create_user(username="editor", password="pw")
     team = Team.objects.create(name="Lab", slug="lab")
     Membership.objects.create(team=team, user=editor, role=Role.EDITOR)
